@@ -1,0 +1,111 @@
+"""``icu-ws pump``: simulated pump modules as their own process, on any python-can interface."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from pumps.module import Fault, SimulatedModule
+from pumps.rack import PumpRack
+from workstation.link import BusSettings
+from workstation.vocabulary import ModuleKind
+
+HELP = "run simulated pump modules (volumetric or syringe) on a CAN bus"
+EPILOG = """\
+examples:
+  icu-ws pump --node 1 --node 2 --interface virtual --channel icu
+  icu-ws pump --kind syringe --node 3 --interface remote --channel ws://127.0.0.1:PORT/ --speed 60
+  icu-ws pump --node 1:volumetric --node 2:syringe --control stdin
+
+--control stdin reads one fault per line, "NODE FAULT [VALUE]" (VALUE 0 clears a switch):
+  3 occlusion 1    clamp the line of node 3      3 occlusion 0   release it
+  3 air 120        a 120 uL bubble               3 calibration 15  +15 % delivery error
+faults: """ + ", ".join(f.value for f in Fault)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("pump", help=HELP, description=HELP + ".", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--node", action="append", required=True, metavar="SLOT[:KIND]",
+                   help="slot 1..31 of a module to simulate (repeat for several modules)")
+    p.add_argument("--kind", choices=["volumetric", "syringe"], default="volumetric",
+                   help="module kind for --node values without one (default: volumetric)")
+    p.add_argument("--interface", default="virtual",
+                   help="python-can interface: socketcan, virtual, remote, ... (default: virtual)")
+    p.add_argument("--channel", default="icu",
+                   help="python-can channel, e.g. vcan0 or ws://127.0.0.1:PORT/ (default: icu)")
+    p.add_argument("--bitrate", type=int, default=None, help="bitrate for real hardware")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="module clock speed factor: 60 runs an hour of infusion in a minute")
+    p.add_argument("--duration", type=float, default=0.0,
+                   help="stop after this many seconds (default: run until SIGINT/SIGTERM)")
+    p.add_argument("--control", choices=["none", "stdin"], default="none",
+                   help="read fault-injection lines from stdin (see below)")
+    p.set_defaults(handler=run)
+
+
+def parse_node(text: str, default_kind: str) -> tuple[int, ModuleKind]:
+    slot, _, kind = text.partition(":")
+    try:
+        node = int(slot)
+        module_kind = ModuleKind[(kind or default_kind).upper()]
+    except (ValueError, KeyError):
+        raise SystemExit(f"icu-ws pump: --node {text!r}: expected SLOT or SLOT:KIND, "
+                         "e.g. 3 or 3:syringe") from None
+    if not 1 <= node <= 31:
+        raise SystemExit(f"icu-ws pump: --node {text!r}: slot must be 1..31")
+    return node, module_kind
+
+
+def apply_control_line(rack: PumpRack, line: str) -> str:
+    """Apply one "NODE FAULT [VALUE]" line; returns what to print."""
+    parts = line.split()
+    if not parts:
+        return ""
+    try:
+        node, fault = int(parts[0]), Fault(parts[1])
+        value = float(parts[2]) if len(parts) > 2 else 1.0
+        rack[node].inject(fault, value)
+    except (IndexError, ValueError, KeyError) as exc:
+        return f"error: {line.strip()!r}: {exc}; expected NODE FAULT [VALUE]"
+    return f"ok: node {node} {fault.value} {value:g}"
+
+
+async def _read_control(rack: PumpRack) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        reply = apply_control_line(rack, line)
+        if reply:
+            print(reply, flush=True)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    nodes = [parse_node(n, args.kind) for n in args.node]
+    if len({n for n, _ in nodes}) != len(nodes):
+        raise SystemExit("icu-ws pump: each --node slot may be given once")
+    modules = [SimulatedModule(node, kind) for node, kind in nodes]
+    settings = BusSettings(args.interface, args.channel, args.bitrate)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with PumpRack(settings, modules, speed=args.speed) as rack:
+        print(f"pumps: nodes {', '.join(f'{n}:{k.name.lower()}' for n, k in nodes)} on "
+              f"{settings.describe()} at speed {args.speed:g}", flush=True)
+        control = asyncio.create_task(_read_control(rack)) if args.control == "stdin" else None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), args.duration or None)
+        if control is not None:
+            control.cancel()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(serve(args))

@@ -1,0 +1,69 @@
+"""The pumping mechanism seen by the firmware core: a pure physical model.
+
+A mechanism knows nothing of CAN, programs or alarms policy. The firmware core asks it to run
+the motor at a rate for a span of *module* time and reads back what its sensors measure:
+volume delivered, downstream pressure and the physical conditions detected. Faults are
+injected here because they are physical (a clamp, a bubble, an open door).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from workstation.vocabulary import AlarmCondition, ModuleKind
+
+
+class Mechanism(ABC):
+    """Common interface of the volumetric and syringe models."""
+
+    kind: ModuleKind
+
+    def __init__(self) -> None:
+        self.occlusion_limit_mmhg: float = 300.0
+        self.air_bubble_limit_ul: float = 50.0
+
+    @abstractmethod
+    def advance(self, dt_s: float, rate_ml_h: float) -> None:
+        """Run the motor at ``rate_ml_h`` (0 = stopped) for ``dt_s`` seconds of module time.
+
+        ``dt_s`` may be large (a fast clock steps many seconds at once): implementations
+        sub-step internally so results do not depend on the step size.
+        """
+
+    @property
+    @abstractmethod
+    def delivered_ml(self) -> float:
+        """Cumulative volume delivered to the patient, as the module measures it."""
+
+    @property
+    @abstractmethod
+    def pressure_mmhg(self) -> float:
+        """Downstream line pressure."""
+
+    @abstractmethod
+    def conditions(self) -> AlarmCondition:
+        """Physical alarm conditions currently detected by the sensors."""
+
+    @abstractmethod
+    def reset_air(self) -> None:
+        """The nurse has cleared the air from the line: re-arm the air detectors."""
+
+    # -- fault injection -------------------------------------------------------------------
+    @abstractmethod
+    def set_occlusion(self, *, downstream: bool = True, upstream: bool = False) -> None:
+        """Clamp the line (True) or release the clamp (False)."""
+
+    @abstractmethod
+    def inject_air(self, volume_ul: float) -> None:
+        """Put a bubble of ``volume_ul`` microlitres in the line; it reaches the sensor next."""
+
+    @abstractmethod
+    def set_door_open(self, is_open: bool) -> None: ...
+
+    @abstractmethod
+    def set_empty(self) -> None:
+        """The container (bag or syringe) is empty now."""
+
+    @abstractmethod
+    def set_calibration_error(self, percent: float) -> None:
+        """The motor delivers ``(1 + percent/100)`` times what it is asked; sensors report it."""

@@ -1,0 +1,123 @@
+"""Simulated modules on a bus: one link, one tick loop, periodic frames on the bus clock.
+
+The rack is to the pumps what the supervisor is to the workstation (python-canopen's LocalNode
+side): it owns one ``CanLink``, hands each received frame to the module in that slot, and sends
+what the firmware returns. Module time runs ``speed`` times faster than the bus clock; frame
+periods stay in bus time, as on a real bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from pumps.module import SimulatedModule
+from workstation.codec import FrameCodec
+from workstation.errors import FrameError
+from workstation.frames import Frame, WsHeartbeat
+from workstation.link import BusSettings, CanLink
+
+log = logging.getLogger(__name__)
+
+FAST_PERIOD_S = 0.25  # Status, Delivery, Progress (DBC GenMsgCycleTime 250)
+SLOW_PERIOD_S = 1.0  # Heartbeat, Power, Syringe (1000)
+BOOT_SILENCE_S = 0.5  # a rebooting module is off the bus this long
+
+
+class PumpRack:
+    """Runs ``modules`` on the bus described by ``settings``. Use ``async with``."""
+
+    def __init__(self, settings: BusSettings, modules: Iterable[SimulatedModule], *,
+                 speed: float = 1.0, tick_s: float = 0.05, codec: FrameCodec | None = None
+                 ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed {speed}: must be > 0 (1 = real time)")
+        self.modules = {m.node: m for m in modules}
+        self.speed = speed
+        self.tick_s = tick_s
+        self.link = CanLink(settings, codec or FrameCodec(), self._on_frame,
+                            on_frame_error=self._on_frame_error, name="pumps")
+        self._task: asyncio.Task[None] | None = None
+        self._boot_until: dict[int, float] = {}
+
+    def __getitem__(self, node: int) -> SimulatedModule:
+        return self.modules[node]
+
+    async def __aenter__(self) -> PumpRack:
+        await self.link.open()
+        self._task = asyncio.create_task(self._run(), name="pump-rack")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.link.close()
+
+    # -- receive -----------------------------------------------------------------------------
+    def _on_frame(self, frame: Frame) -> None:
+        now = asyncio.get_running_loop().time()
+        targets = self.modules.values() if isinstance(frame, WsHeartbeat) \
+            else [m for m in (self.modules.get(frame.node),) if m is not None]
+        for module in targets:
+            if self._offline(module, now):
+                continue
+            for reply in module.firmware.handle(frame, now):
+                self._send(module, reply)
+
+    def _on_frame_error(self, exc: FrameError, msg: object) -> None:
+        log.debug("pumps: dropped %s", exc)
+
+    # -- send --------------------------------------------------------------------------------
+    def _offline(self, module: SimulatedModule, now: float) -> bool:
+        return module.silent or now < self._boot_until.get(module.node, 0.0)
+
+    def _send(self, module: SimulatedModule, frame: Frame) -> None:
+        if module.corrupt_frames > 0:
+            module.corrupt_frames -= 1
+            msg = self.link.encoder.encode(frame)
+            msg.data[4] ^= 0x5A  # payload changed after the CRC: receivers must drop it
+            self.link.send_raw(msg)
+        else:
+            self.link.send(frame)
+
+    # -- time --------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        count = max(len(self.modules), 1)
+        # Spread the modules' periodic frames over the period instead of bursting them.
+        next_fast = {n: last + i * FAST_PERIOD_S / count for i, n in enumerate(self.modules)}
+        next_slow = {n: last + i * SLOW_PERIOD_S / count for i, n in enumerate(self.modules)}
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            module_dt = (now - last) * self.speed
+            last = now
+            for node, module in self.modules.items():
+                if module.rebooted:
+                    module.rebooted = False
+                    self._boot_until[node] = now + BOOT_SILENCE_S
+                    self.link.encoder.reset(node)
+                events = module.firmware.tick(now, module_dt)
+                if self._offline(module, now):
+                    continue
+                for event in events:
+                    self._send(module, event)
+                if now >= next_fast[node]:
+                    next_fast[node] += FAST_PERIOD_S * max(1, int((now - next_fast[node]) //
+                                                               FAST_PERIOD_S) + 1)
+                    fw = module.firmware
+                    for frame in (fw.status(), fw.delivery(), fw.progress()):
+                        self._send(module, frame)
+                if now >= next_slow[node]:
+                    next_slow[node] += SLOW_PERIOD_S * max(1, int((now - next_slow[node]) //
+                                                               SLOW_PERIOD_S) + 1)
+                    self._send(module, module.firmware.heartbeat())
+                    self._send(module, module.firmware.power())
+                    info = module.syringe_info()
+                    if info is not None:
+                        self._send(module, info)

@@ -1,0 +1,48 @@
+"""``icu-ws``: one console command, a subcommand per job; each lives with its own package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pumps import cli as pump_cli
+from workstation.errors import InfusionError
+
+DESCRIPTION = """\
+ICU infusion workstation: supervises infusion pump modules on a CAN bus.
+
+Subcommands:
+  pump   run simulated pump modules (volumetric or syringe) on a CAN bus
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="icu-ws", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output on stderr (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    pump_cli.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        result: int = args.handler(args)
+    except InfusionError as exc:
+        print(f"icu-ws {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Strict encode/decode between CAN frames and typed ``Frame`` models, with E2E.
+
+``FrameCodec`` holds what the DBC says (stateless, shareable). ``FrameEncoder`` and
+``FrameDecoder`` add one endpoint's state: alive counters sent, counters seen, error counts.
+Every way a received frame can be wrong raises a ``FrameError`` subclass; the receive loop
+counts and logs it and goes on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import can
+from cantools.database.can import Database, Message
+from pydantic import ValidationError
+
+from workstation import e2e
+from workstation.dbc import load_database, split_name
+from workstation.errors import (
+    CounterError,
+    CrcError,
+    DbcError,
+    EncodeError,
+    ForeignFrameError,
+    FrameError,
+    FrameLengthError,
+    SignalRangeError,
+)
+from workstation.frames import FRAME_TYPES, Frame
+
+FRAME_LENGTH = 8
+E2E_SIGNALS = ("Crc", "Counter")
+
+
+@dataclass(frozen=True, slots=True)
+class _SignalCheck:
+    name: str
+    minimum: float
+    maximum: float
+    decimals: int  # to undo float noise of scaling (125.60000000000001)
+    choices: frozenset[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSpec:
+    frame_id: int
+    node: int
+    frame_type: type[Frame]
+    message: Message
+    checks: tuple[_SignalCheck, ...]
+
+
+def _checks(message: Message) -> tuple[_SignalCheck, ...]:
+    out = []
+    for sig in message.signals:
+        if sig.name in E2E_SIGNALS or sig.is_multiplexer:
+            continue
+        scale = float(sig.scale)
+        decimals = max(0, -math.floor(math.log10(scale))) if scale < 1 else 0
+        choices = frozenset(int(v) for v in sig.choices) if sig.choices else None
+        lo = float(sig.minimum) if sig.minimum is not None else -math.inf
+        hi = float(sig.maximum) if sig.maximum is not None else math.inf
+        out.append(_SignalCheck(sig.name, lo, hi, decimals, choices))
+    return tuple(out)
+
+
+class FrameCodec:
+    """The DBC as typed frames: identifier map, signal ranges and value tables."""
+
+    def __init__(self, db: Database | None = None) -> None:
+        self.db = db or load_database()
+        by_name = {t.MESSAGE: t for t in FRAME_TYPES}
+        self._by_id: dict[int, FrameSpec] = {}
+        self._by_key: dict[tuple[str, int], FrameSpec] = {}
+        for message in self.db.messages:
+            base, node = split_name(message.name)
+            frame_type = by_name.get(base)
+            if frame_type is None:
+                raise DbcError(f"DBC message {message.name!r} has no frame model")
+            spec = FrameSpec(message.frame_id, node, frame_type, message, _checks(message))
+            self._by_id[message.frame_id] = spec
+            self._by_key[(base, node)] = spec
+        missing = set(by_name) - {k[0] for k in self._by_key}
+        if missing:
+            raise DbcError(f"DBC lacks messages for frame models: {sorted(missing)}")
+
+    def spec_for_id(self, frame_id: int) -> FrameSpec | None:
+        return self._by_id.get(frame_id)
+
+    def frame_id(self, frame_type: type[Frame], node: int) -> int:
+        spec = self._by_key.get((frame_type.MESSAGE, node))
+        if spec is None:
+            raise EncodeError(f"no {frame_type.MESSAGE} frame for node {node} in the DBC")
+        return spec.frame_id
+
+    def encode(self, frame: Frame, counter: int) -> can.Message:
+        spec = self._by_key.get((frame.MESSAGE, frame.node))
+        if spec is None:
+            raise EncodeError(f"no {frame.MESSAGE} frame for node {frame.node} in the DBC")
+        values = frame.to_signals()
+        values["Crc"] = 0
+        values["Counter"] = counter & 0x0F
+        try:
+            payload = bytearray(spec.message.encode(values, scaling=True, strict=True))
+        except Exception as exc:  # cantools: EncodeError, KeyError on a missing signal
+            raise EncodeError(f"{spec.message.name}: cannot encode {frame!r}: {exc}") from exc
+        e2e.protect(payload, spec.frame_id, counter)
+        return can.Message(arbitration_id=spec.frame_id, data=payload, is_extended_id=False,
+                           dlc=FRAME_LENGTH)
+
+    def decode(self, msg: can.Message, counters: e2e.CounterCheck | None = None) -> Frame:
+        """Decode and check one frame; raises a ``FrameError`` subclass if it is not good."""
+        fid = msg.arbitration_id
+        if msg.is_extended_id or msg.is_remote_frame or msg.is_error_frame:
+            raise ForeignFrameError(fid, "extended, remote or error frame: not on our bus map")
+        spec = self._by_id.get(fid)
+        if spec is None:
+            raise ForeignFrameError(fid, "identifier not in the DBC")
+        data = msg.data
+        if msg.dlc != FRAME_LENGTH or len(data) != FRAME_LENGTH:
+            raise FrameLengthError(fid, f"{spec.message.name}: length {len(data)}, expected 8")
+        if e2e.crc8(data, fid) != data[0]:
+            raise CrcError(fid, f"{spec.message.name}: CRC mismatch")
+        if counters is not None:
+            verdict = counters.check(fid, data[1] & 0x0F)
+            if verdict in (e2e.CounterVerdict.REPEATED, e2e.CounterVerdict.JUMP):
+                raise CounterError(fid, f"{spec.message.name}: alive counter {verdict.value}")
+        try:
+            values: dict[str, Any] = spec.message.decode(
+                bytes(data), decode_choices=False, scaling=True)  # type: ignore[assignment]
+        except Exception as exc:  # unknown multiplexer value and the like
+            raise SignalRangeError(fid, f"{spec.message.name}: {exc}") from exc
+        for check in spec.checks:
+            value = values.get(check.name)
+            if value is None:
+                continue  # signal of another multiplexer page
+            if check.decimals:
+                value = values[check.name] = round(value, check.decimals)
+            if check.choices is not None and value not in check.choices:
+                raise SignalRangeError(fid, f"{spec.message.name}.{check.name}={value} "
+                                            "is not in its value table")
+            if not check.minimum - 1e-9 <= value <= check.maximum + 1e-9:
+                raise SignalRangeError(fid, f"{spec.message.name}.{check.name}={value} outside "
+                                            f"[{check.minimum:g}, {check.maximum:g}]")
+        try:
+            return spec.frame_type.from_signals(spec.node, values)
+        except (ValidationError, ValueError) as exc:
+            raise SignalRangeError(fid, f"{spec.message.name}: {exc}") from exc
+
+
+class FrameEncoder:
+    """One sender's view: rolls the alive counter per identifier."""
+
+    def __init__(self, codec: FrameCodec) -> None:
+        self.codec = codec
+        self._counters: dict[tuple[str, int], int] = {}
+
+    def encode(self, frame: Frame) -> can.Message:
+        key = (frame.MESSAGE, frame.node)
+        counter = self._counters.get(key, 0)
+        self._counters[key] = (counter + 1) & 0x0F
+        return self.codec.encode(frame, counter)
+
+    def reset(self, node: int | None = None) -> None:
+        """Counters restart, as after a reboot (of one node, or of everything)."""
+        if node is None:
+            self._counters.clear()
+        else:
+            for key in [k for k in self._counters if k[1] == node]:
+                del self._counters[key]
+
+
+@dataclass
+class RxStats:
+    """Receive counters of one endpoint: accepted frames and errors by kind and by node."""
+
+    accepted: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    errors_by_node: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.errors.values())
+
+
+class FrameDecoder:
+    """One receiver's view: alive-counter supervision and error counting."""
+
+    def __init__(self, codec: FrameCodec, *, max_counter_delta: int = 3) -> None:
+        self.codec = codec
+        self.counters = e2e.CounterCheck(max_delta=max_counter_delta)
+        self.stats = RxStats()
+
+    def decode(self, msg: can.Message) -> Frame:
+        """Decode and count; re-raises the ``FrameError`` after counting it."""
+        try:
+            frame = self.codec.decode(msg, self.counters)
+        except FrameError as exc:
+            self.stats.errors[exc.kind] += 1
+            if not msg.is_extended_id:
+                self.stats.errors_by_node[msg.arbitration_id & 0x7F] += 1
+            raise
+        self.stats.accepted += 1
+        return frame
+
+    def forget_node(self, node: int) -> None:
+        """Resynchronise every identifier of a node (it rebooted)."""
+        for message in self.codec.db.messages:
+            if split_name(message.name)[1] == node:
+                self.counters.forget(message.frame_id)

@@ -1,0 +1,208 @@
+"""One CAN bus, one Notifier, typed frames in and out: shared by the workstation and the pumps.
+
+Like python-canopen's ``Network``: the link owns the bus, decodes every frame with the DBC and
+hands good frames to one handler. Bad frames are counted (``stats``) and reported to an error
+handler; they never stop reception. A failing bus is reported too, never raised into the
+receive path: the owner decides whether to reopen (``reopen_forever`` does it with back-off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import can
+
+from workstation.codec import FrameCodec, FrameDecoder, FrameEncoder, RxStats
+from workstation.errors import BusError, EncodeError, FrameError
+from workstation.frames import Frame
+
+log = logging.getLogger(__name__)
+
+FrameHandler = Callable[[Frame], None]
+FrameErrorHandler = Callable[[FrameError, can.Message], None]
+BusErrorHandler = Callable[[Exception], None]
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    """Which python-can interface and channel to use (``bitrate`` only for real hardware)."""
+
+    interface: str = "virtual"
+    channel: str = "icu"
+    bitrate: int | None = None
+
+    def describe(self) -> str:
+        return f"interface={self.interface!r} channel={self.channel!r}"
+
+
+def open_bus(settings: BusSettings) -> can.BusABC:
+    """Open a python-can bus, turning its many failure types into one clear ``BusError``."""
+    kwargs: dict[str, int] = {}
+    if settings.bitrate is not None and settings.interface not in ("virtual", "remote"):
+        kwargs["bitrate"] = settings.bitrate
+    try:
+        return can.Bus(interface=settings.interface, channel=settings.channel,
+                       **kwargs)  # type: ignore[arg-type]
+    except (can.CanError, OSError, ImportError, ValueError, NotImplementedError) as exc:
+        raise BusError(
+            f"cannot open CAN bus {settings.describe()}: {exc}. Check the interface name, that "
+            "the channel exists and is up, and for 'remote' that the hub is running."
+        ) from exc
+
+
+@dataclass
+class TxStats:
+    frames: int = 0
+    errors: int = 0
+
+
+@dataclass
+class LinkStats:
+    rx: RxStats
+    tx: TxStats = field(default_factory=TxStats)
+    handler_errors: int = 0
+    bus_failures: int = 0
+
+
+class _Listener(can.Listener):
+    """Hands frames to the link in the event loop's thread, whatever thread reads the bus."""
+
+    def __init__(self, link: CanLink, loop: asyncio.AbstractEventLoop) -> None:
+        self._link = link
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def on_message_received(self, msg: can.Message) -> None:
+        # Notifier already marshals into the loop when it was given one; this keeps us
+        # correct if it ever calls from its own thread.
+        if threading.get_ident() == self._loop_thread:
+            self._link._receive(msg)
+        else:
+            self._loop.call_soon_threadsafe(self._link._receive, msg)
+
+    def on_error(self, exc: Exception) -> None:
+        self._loop.call_soon_threadsafe(self._link._bus_failed, exc)
+
+
+class CanLink:
+    """A bus with the DBC codec around it. Use ``async with`` or ``open()``/``close()``."""
+
+    def __init__(
+        self,
+        settings: BusSettings,
+        codec: FrameCodec,
+        on_frame: FrameHandler,
+        *,
+        on_frame_error: FrameErrorHandler | None = None,
+        on_bus_error: BusErrorHandler | None = None,
+        name: str = "link",
+    ) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.encoder = FrameEncoder(codec)
+        self.decoder = FrameDecoder(codec)
+        self.stats = LinkStats(rx=self.decoder.stats)
+        self.name = name
+        self._on_frame = on_frame
+        self._on_frame_error = on_frame_error
+        self._on_bus_error = on_bus_error
+        self._bus: can.BusABC | None = None
+        self._notifier: can.Notifier | None = None
+        self.failed = asyncio.Event()
+
+    @property
+    def is_open(self) -> bool:
+        return self._bus is not None
+
+    async def open(self) -> None:
+        self._bus = open_bus(self.settings)
+        loop = asyncio.get_running_loop()
+        self._notifier = can.Notifier(self._bus, [_Listener(self, loop)], timeout=0.05,
+                                      loop=loop)
+        self.failed.clear()
+
+    async def close(self) -> None:
+        notifier, bus = self._notifier, self._bus
+        self._notifier = self._bus = None
+        if notifier is not None:
+            notifier.stop(timeout=0.1)
+        if bus is not None:
+            try:
+                bus.shutdown()
+            except (can.CanError, OSError) as exc:  # already broken: nothing left to do
+                log.warning("%s: error while closing bus: %s", self.name, exc)
+
+    async def __aenter__(self) -> CanLink:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def send(self, frame: Frame) -> bool:
+        """Encode and send; False (and counted, reported) if the bus refused it."""
+        try:
+            msg = self.encoder.encode(frame)
+        except EncodeError:
+            self.stats.tx.errors += 1
+            raise  # a bug or an unchecked input upstream: the caller must know
+        return self.send_raw(msg)
+
+    def send_raw(self, msg: can.Message) -> bool:
+        """Send a frame as it is (recordings, fault injection)."""
+        bus = self._bus
+        if bus is None:
+            self.stats.tx.errors += 1
+            return False
+        try:
+            bus.send(msg, timeout=0.05)
+        except (can.CanError, OSError) as exc:
+            self.stats.tx.errors += 1
+            log.warning("%s: send of 0x%03X failed: %s", self.name, msg.arbitration_id, exc)
+            if self._on_bus_error is not None:
+                self._on_bus_error(exc)
+            return False
+        self.stats.tx.frames += 1
+        return True
+
+    def _receive(self, msg: can.Message) -> None:
+        try:
+            frame = self.decoder.decode(msg)
+        except FrameError as exc:
+            if self._on_frame_error is not None:
+                self._on_frame_error(exc, msg)
+            return
+        try:
+            self._on_frame(frame)
+        except Exception:  # a handler bug must not stop reception for everyone else
+            self.stats.handler_errors += 1
+            log.exception("%s: handler failed on %r", self.name, frame)
+
+    def _bus_failed(self, exc: Exception) -> None:
+        self.stats.bus_failures += 1
+        log.error("%s: bus %s failed: %s", self.name, self.settings.describe(), exc)
+        self.failed.set()
+        if self._on_bus_error is not None:
+            self._on_bus_error(exc)
+
+    async def reopen_forever(self, *, backoff_s: float = 0.5, max_backoff_s: float = 5.0) -> None:
+        """Keep the link open: after a failure, close and reopen with back-off. Cancel to stop."""
+        delay = backoff_s
+        while True:
+            await self.failed.wait()
+            await self.close()
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self.open()
+                except BusError as exc:
+                    log.error("%s: %s", self.name, exc)
+                    delay = min(delay * 2, max_backoff_s)
+                    continue
+                delay = backoff_s
+                log.info("%s: bus %s reopened", self.name, self.settings.describe())
+                break
