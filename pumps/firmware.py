@@ -14,6 +14,7 @@ from typing import TypeVar
 from pumps.delivery import Delivered, ProgramSlot
 from pumps.mechanism import Mechanism
 from pumps.power import Battery
+from pumps.syringe import SyringeMechanism
 from workstation.frames import (
     TIME_REMAINING_UNKNOWN,
     AlarmEvent,
@@ -312,8 +313,13 @@ class PumpFirmware:
         stopping = conditions & STOPPING_CONDITIONS
         if stopping and self.state in RUNNING:
             self._halt(PumpState.ALARM)
-            self._occlusion_stop_at = (
-                self.module_time_s if stopping == AlarmCondition.OCCLUSION_DOWNSTREAM else None)
+            occluded = stopping == AlarmCondition.OCCLUSION_DOWNSTREAM
+            if occluded and isinstance(self.mechanism, SyringeMechanism):
+                # A syringe driver backs the plunger off to limit the post-occlusion bolus;
+                # with the pressure relieved that way there is no auto-restart.
+                self.mechanism.back_off()
+                occluded = False
+            self._occlusion_stop_at = self.module_time_s if occluded else None
         if self._occlusion_stop_at is not None and self.state is PumpState.ALARM:
             waited = self.module_time_s - self._occlusion_stop_at
             limit = self.mechanism.occlusion_limit_mmhg

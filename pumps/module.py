@@ -70,7 +70,7 @@ class SimulatedModule:
         if not isinstance(m, SyringeMechanism):
             return None
         return SyringeInfo(node=self.node, size=m.syringe_size,
-                           plunger_travel_mm=round(min(m.plunger_position_mm, 102.3), 1),
+                           plunger_travel_mm=round(min(m.plunger_position_mm, 204.7), 1),
                            volume_ml=round(min(m.volume_left_ml, 102.3), 1),
                            force_n=round(min(m.plunger_force_n, 409.5), 1), engaged=m.is_engaged)
 

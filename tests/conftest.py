@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 
-import can
+import can.interfaces.virtual
 import pytest
 
 from tests.buslab import remote_hub

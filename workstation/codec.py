@@ -29,7 +29,8 @@ from workstation.errors import (
     FrameLengthError,
     SignalRangeError,
 )
-from workstation.frames import FRAME_TYPES, Frame
+from workstation.frames import FRAME_TYPES, Frame, ModuleHeartbeat
+from workstation.vocabulary import ModuleState
 
 FRAME_LENGTH = 8
 E2E_SIGNALS = ("Crc", "Counter")
@@ -86,6 +87,9 @@ class FrameCodec:
         missing = set(by_name) - {k[0] for k in self._by_key}
         if missing:
             raise DbcError(f"DBC lacks messages for frame models: {sorted(missing)}")
+
+    def frame_ids_of_node(self, node: int) -> list[int]:
+        return [spec.frame_id for (_, n), spec in self._by_key.items() if n == node]
 
     def spec_for_id(self, frame_id: int) -> FrameSpec | None:
         return self._by_id.get(frame_id)
@@ -178,6 +182,7 @@ class RxStats:
     """Receive counters of one endpoint: accepted frames and errors by kind and by node."""
 
     accepted: int = 0
+    resyncs: int = 0  # BOOT heartbeats that restarted a node's counter supervision
     errors: Counter[str] = field(default_factory=Counter)
     errors_by_node: Counter[int] = field(default_factory=Counter)
 
@@ -197,7 +202,10 @@ class FrameDecoder:
     def decode(self, msg: can.Message) -> Frame:
         """Decode and count; re-raises the ``FrameError`` after counting it."""
         try:
-            frame = self.codec.decode(msg, self.counters)
+            try:
+                frame = self.codec.decode(msg, self.counters)
+            except CounterError:
+                frame = self._boot_announcement(msg)
         except FrameError as exc:
             self.stats.errors[exc.kind] += 1
             if not msg.is_extended_id:
@@ -206,8 +214,19 @@ class FrameDecoder:
         self.stats.accepted += 1
         return frame
 
+    def _boot_announcement(self, msg: can.Message) -> Frame:
+        """A rebooted module restarts its alive counters, so its first frames look stale. Its
+        BOOT heartbeat (CRC-valid) says so explicitly: accept it and resynchronise the node.
+        Anything else with a bad counter stays rejected."""
+        frame = self.codec.decode(msg)
+        if not (isinstance(frame, ModuleHeartbeat) and frame.state is ModuleState.BOOT):
+            raise CounterError(msg.arbitration_id, f"{frame.MESSAGE}: alive counter out of step")
+        self.forget_node(frame.node)
+        self.counters.check(msg.arbitration_id, msg.data[1] & 0x0F)
+        self.stats.resyncs += 1
+        return frame
+
     def forget_node(self, node: int) -> None:
         """Resynchronise every identifier of a node (it rebooted)."""
-        for message in self.codec.db.messages:
-            if split_name(message.name)[1] == node:
-                self.counters.forget(message.frame_id)
+        for frame_id in self.codec.frame_ids_of_node(node):
+            self.counters.forget(frame_id)

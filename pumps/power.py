@@ -1,0 +1,76 @@
+"""Module battery: a pure charge model (percent, drain, time left) driven by module time."""
+
+from __future__ import annotations
+
+from workstation.vocabulary import AlarmCondition
+
+IDLE_HOURS = 16.0  # full battery, electronics only
+RUNNING_HOURS = 8.0  # full battery with the motor running (B. Braun / Alaris class figures)
+CHARGE_HOURS = 5.0  # empty to full on mains
+LOW_MIN = 15.0  # GIP: low-battery alarm below 15 min left
+DEPLETED_MIN = 5.0  # GIP: depleted below 5 min left
+SET_LOW_MIN = 10.0
+
+
+class Battery:
+    """Charge in percent; drains off mains (faster with the motor running), charges on mains.
+
+    ``minutes_left`` is the time the charge lasts off mains at the current drain, i.e. with the
+    motor state of the last ``advance``. Low and depleted alarms are only raised off mains: on
+    mains the module cannot run down.
+    """
+
+    def __init__(
+        self,
+        percent: float = 100.0,
+        on_mains: bool = True,
+        *,
+        idle_hours: float = IDLE_HOURS,
+        running_hours: float = RUNNING_HOURS,
+        charge_hours: float = CHARGE_HOURS,
+    ) -> None:
+        self.on_mains = on_mains
+        self._percent = min(max(percent, 0.0), 100.0)
+        self._idle_drain = 100.0 / (idle_hours * 3600.0)  # %/s
+        self._running_drain = 100.0 / (running_hours * 3600.0)
+        self._charge = 100.0 / (charge_hours * 3600.0)
+        self._motor_running = False
+
+    @property
+    def percent(self) -> float:
+        return self._percent
+
+    @property
+    def drain_percent_per_s(self) -> float:
+        """Drain off mains at the current load."""
+        return self._running_drain if self._motor_running else self._idle_drain
+
+    @property
+    def minutes_left(self) -> float:
+        return self._percent / self.drain_percent_per_s / 60.0
+
+    def advance(self, dt_s: float, motor_running: bool) -> None:
+        if dt_s < 0.0:
+            raise ValueError("dt_s must be >= 0")
+        self._motor_running = motor_running
+        if self.on_mains:  # mains powers the module and charges the battery
+            self._percent = min(100.0, self._percent + self._charge * dt_s)
+        else:
+            self._percent = max(0.0, self._percent - self.drain_percent_per_s * dt_s)
+
+    def conditions(self) -> AlarmCondition:
+        if self.on_mains:
+            return AlarmCondition(0)
+        c = AlarmCondition.ON_BATTERY
+        left = self.minutes_left
+        if left < LOW_MIN:
+            c |= AlarmCondition.BATTERY_LOW  # still set when depleted: both are true
+        if left < DEPLETED_MIN:
+            c |= AlarmCondition.BATTERY_DEPLETED
+        return c
+
+    # -- fault injection -------------------------------------------------------------------
+    def set_low(self) -> None:
+        """Off mains with about 10 minutes left at the current drain."""
+        self.on_mains = False
+        self._percent = SET_LOW_MIN * 60.0 * self.drain_percent_per_s

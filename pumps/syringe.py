@@ -1,0 +1,316 @@
+"""Syringe driver: a pure model of lead screw, plunger, stopper compliance and force sensing.
+
+The motor turns in micro-steps of a fraction of a micrometre, so flow is smooth; the lead screw
+has a small once-per-revolution position error (the only ripple). The syringe (stopper) and the
+line form one compliance; the line drains it through a resistance to venous pressure. Within a
+sub-step the pushed flow is constant and the pressure is solved exactly, so chunking does not
+change results.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from pumps.mechanism import Mechanism
+from workstation.vocabulary import AlarmCondition, ModuleKind, SyringeSize
+
+# Inner barrel diameters (mm), BD Plastipak-like; nominal capacity in mL is the enum value.
+BARREL_ID_MM: dict[SyringeSize, float] = {
+    SyringeSize.ML_5: 12.06,
+    SyringeSize.ML_10: 14.50,
+    SyringeSize.ML_20: 19.13,
+    SyringeSize.ML_50: 26.60,
+    SyringeSize.ML_60: 26.70,
+}
+ID_TOLERANCE = 0.003  # ±0.3 % on the diameter of each syringe loaded → ±0.6 % in volume
+LEAD_PITCH_MM = 1.0
+STEPS_PER_REV = 3200  # 200 full steps x 16 micro-steps: 0.31 µm, ~0.17 µL on a 50 mL syringe
+STEP_MM = LEAD_PITCH_MM / STEPS_PER_REV
+SCREW_ERROR_MM = 0.002  # periodic lead-screw error: ~±1.3 % flow ripple once per revolution
+FRICTION_N_PER_MM = 0.1  # stopper friction per mm of circumference (~8 N on a 50 mL syringe)
+FRICTION_TOLERANCE = 0.10  # friction of a given syringe vs the nominal the detector assumes
+PA_PER_MMHG = 133.322
+
+VENOUS_MMHG = 10.0
+LINE_RESISTANCE = 2160.0  # mmHg·s/mL: same extension set + cannula as the volumetric model
+LINE_COMPLIANCE = 0.0005  # mL/mmHg of the extension line
+STOPPER_COMPLIANCE_PER_MM2 = 0.0025 / 555.7  # rubber stopper: 2.5 µL/mmHg on a 50 mL barrel
+CLAMP_FACTOR = 1e6
+OCCLUSION_HYSTERESIS_MMHG = 5.0  # the comparator re-arms this far below the threshold
+HOLD_MARGIN_S = 1e-6  # step past the instant the comparator re-arms
+SUBSTEP_S = 1.0  # ≥ 10 per screw turn up to ~200 mL/h (50 mL); pushed volume is exact anyway
+
+NEAR_END_S = 5 * 60.0  # pre-alarm when ≤ 5 min are left at the reference rate
+NEAR_END_STOPPED_FRACTION = 0.05  # never run since loading: ≤ 5 % of nominal left
+END_EPS_ML = 1e-9
+
+
+def residual_ml(size: SyringeSize) -> float:
+    """Volume left when the plunger reaches the end detector (dead space + margin)."""
+    return max(0.1, 0.01 * float(size))
+
+
+class SyringeMechanism(Mechanism):
+    """Lead-screw syringe driver with force-based occlusion detection."""
+
+    kind = ModuleKind.SYRINGE
+
+    def __init__(
+        self, *, seed: int = 1, size: SyringeSize = SyringeSize.ML_50, fill_ml: float | None = None
+    ) -> None:
+        super().__init__()
+        self._rng = random.Random(seed)
+        self._cal_factor = 1.0
+        self._delivered = 0.0
+        self._time_s = 0.0
+        self._door_open = False
+        self._down_clamped = False
+        self._last_bolus = 0.0
+        self._size = SyringeSize.NONE
+        self._engaged = False
+        self._volume = 0.0
+        self._pressure = VENOUS_MMHG
+        self._steps = 0.0
+        self._area_nom = self._area = 1.0  # mm²
+        self._friction_nom = self._friction = 0.0
+        self._compliance = LINE_COMPLIANCE
+        self._screw_phase = 0.0
+        self._ref_rate = 0.0
+        self._tripped = False
+        self.load_syringe(size, float(size) if fill_ml is None else fill_ml)
+
+    # -- syringe handling ------------------------------------------------------------------
+    def load_syringe(self, size: SyringeSize, fill_ml: float) -> None:
+        """Load a new syringe (``SyringeSize.NONE`` removes it); the line restarts at venous."""
+        if not 0.0 <= fill_ml <= float(size):
+            raise ValueError(f"fill {fill_ml} mL does not fit a {size.name} syringe")
+        self._size = size
+        self._engaged = size != SyringeSize.NONE
+        self._volume = fill_ml
+        self._pressure = VENOUS_MMHG
+        self._steps = 0.0
+        self._ref_rate = 0.0
+        self._tripped = False
+        if size == SyringeSize.NONE:
+            return
+        d_nom = BARREL_ID_MM[size]
+        d = d_nom * (1.0 + self._rng.uniform(-ID_TOLERANCE, ID_TOLERANCE))
+        self._area_nom = math.pi * d_nom**2 / 4.0
+        self._area = math.pi * d**2 / 4.0
+        self._friction_nom = FRICTION_N_PER_MM * math.pi * d_nom
+        spread = self._rng.uniform(-FRICTION_TOLERANCE, FRICTION_TOLERANCE)
+        self._friction = self._friction_nom * (1.0 + spread)
+        self._compliance = LINE_COMPLIANCE + STOPPER_COMPLIANCE_PER_MM2 * self._area
+        self._screw_phase = self._rng.random()
+
+    def set_engaged(self, engaged: bool) -> None:
+        self._engaged = engaged and self._size != SyringeSize.NONE
+
+    def back_off(self) -> float:
+        """Bolus reduction: retract the plunger until the line is back at venous; returns mL."""
+        if not self.is_engaged:
+            return 0.0
+        retract = max(0.0, self._pressure - VENOUS_MMHG) * self._compliance
+        self._volume += retract
+        self._steps -= retract * 1000.0 / (self._area * STEP_MM)
+        self._pressure = VENOUS_MMHG
+        return retract
+
+    @property
+    def syringe_size(self) -> SyringeSize:
+        return self._size
+
+    @property
+    def volume_left_ml(self) -> float:
+        return self._volume
+
+    @property
+    def plunger_position_mm(self) -> float:
+        """Plunger travel left to the bottom of the barrel."""
+        return self._volume * 1000.0 / self._area if self._size != SyringeSize.NONE else 0.0
+
+    @property
+    def plunger_force_n(self) -> float:
+        """Force on the pusher: stopper friction + line pressure x plunger area."""
+        if not self.is_engaged:
+            return 0.0
+        return self._friction + self._pressure * PA_PER_MMHG * self._area * 1e-6
+
+    @property
+    def is_engaged(self) -> bool:
+        return self._engaged
+
+    @property
+    def occlusion_force_limit_n(self) -> float:
+        """Threshold the force sensor compares against (nominal friction + limit x area)."""
+        return self._friction_nom + self.occlusion_limit_mmhg * PA_PER_MMHG * self._area_nom * 1e-6
+
+    @property
+    def last_post_occlusion_bolus_ml(self) -> float:
+        return self._last_bolus
+
+    @property
+    def time_s(self) -> float:
+        return self._time_s
+
+    # -- Mechanism -------------------------------------------------------------------------
+    def advance(self, dt_s: float, rate_ml_h: float) -> None:
+        if dt_s < 0.0 or rate_ml_h < 0.0:
+            raise ValueError("dt_s and rate_ml_h must be >= 0")
+        if rate_ml_h > 0.0:
+            self._ref_rate = rate_ml_h
+        remaining = dt_s
+        while remaining > 0.0:
+            h = min(remaining, SUBSTEP_S)
+            if self.is_engaged and self._occlusion_sensed():
+                # The motor holds while the force reads the limit, until the comparator re-arms.
+                rearm = self._detect_pressure() - OCCLUSION_HYSTERESIS_MMHG
+                h = min(h, self._time_to_fall_below(rearm))
+                self._flow(0.0, h)
+            else:
+                h = self._drive(h, rate_ml_h)
+            remaining -= h
+
+    @property
+    def delivered_ml(self) -> float:
+        """Volume that left the line into the patient (what a balance would weigh)."""
+        return self._delivered
+
+    @property
+    def pressure_mmhg(self) -> float:
+        return self._pressure
+
+    def conditions(self) -> AlarmCondition:
+        c = AlarmCondition(0)
+        if not self.is_engaged:
+            c |= AlarmCondition.SYRINGE_NOT_ENGAGED
+        if self._door_open:
+            c |= AlarmCondition.DOOR_OPEN
+        if self._size == SyringeSize.NONE:
+            return c
+        if self.is_engaged and self._occlusion_sensed():
+            c |= AlarmCondition.OCCLUSION_DOWNSTREAM
+        if self._at_end():
+            c |= AlarmCondition.SYRINGE_END
+        elif self._near_end():  # the end alarm supersedes the pre-alarm
+            c |= AlarmCondition.SYRINGE_NEAR_END
+        return c
+
+    def reset_air(self) -> None:
+        """Nothing to re-arm: see ``inject_air``."""
+
+    def set_occlusion(self, *, downstream: bool = True, upstream: bool = False) -> None:
+        """``upstream`` is ignored: a syringe has no upstream line to clamp."""
+        if self._down_clamped and not downstream:
+            self._last_bolus = max(0.0, self._pressure - VENOUS_MMHG) * self._compliance
+        self._down_clamped = downstream
+
+    def inject_air(self, volume_ul: float) -> None:
+        """Accepted and ignored: like most syringe drivers this one has no downstream air
+        sensor (air stays at the top of the syringe), so a bubble raises no condition."""
+
+    def set_door_open(self, is_open: bool) -> None:
+        self._door_open = is_open
+
+    def set_empty(self) -> None:
+        if self._size != SyringeSize.NONE:
+            self._volume = min(self._volume, residual_ml(self._size))
+
+    def set_calibration_error(self, percent: float) -> None:
+        self._cal_factor = 1.0 + percent / 100.0
+
+    # -- internals -------------------------------------------------------------------------
+    def _deliverable_ml(self) -> float:
+        return max(0.0, self._volume - residual_ml(self._size))
+
+    def _at_end(self) -> bool:
+        return self._volume <= residual_ml(self._size) + END_EPS_ML
+
+    def _near_end(self) -> bool:
+        # Reference rate: the current one, else the last one run since loading (a pause must
+        # not toggle the pre-alarm); never run → a fixed fraction of the nominal volume.
+        if self._ref_rate > 0.0:
+            return self._deliverable_ml() <= self._ref_rate * NEAR_END_S / 3600.0
+        return self._deliverable_ml() <= NEAR_END_STOPPED_FRACTION * float(self._size)
+
+    def _detect_pressure(self) -> float:
+        """Line pressure at which the force reaches the threshold (actual friction differs)."""
+        force_left = self.occlusion_force_limit_n - self._friction
+        return force_left / (PA_PER_MMHG * self._area * 1e-6)
+
+    def _plunger_mm(self, steps: float) -> float:
+        x = math.floor(steps) * STEP_MM
+        turns = x / LEAD_PITCH_MM + self._screw_phase
+        return x + SCREW_ERROR_MM * math.sin(2.0 * math.pi * turns)
+
+    def _occlusion_sensed(self) -> bool:
+        """Force comparator with hysteresis: trips at the threshold, re-arms HYST below it."""
+        p_det = self._detect_pressure()
+        if self._pressure >= p_det:
+            self._tripped = True
+        elif self._pressure < p_det - OCCLUSION_HYSTERESIS_MMHG:
+            self._tripped = False
+        return self._tripped
+
+    def _drive(self, h: float, rate_ml_h: float) -> float:
+        """Push for up to ``h`` s; returns the time used (less if the force limit trips)."""
+        can_drive = rate_ml_h > 0.0 and self.is_engaged and not self._door_open
+        if not can_drive or self._at_end():
+            self._flow(0.0, h)
+            return h
+        step_ml = self._area_nom * STEP_MM / 1000.0
+        steps_per_s = rate_ml_h * self._cal_factor / 3600.0 / step_ml
+        s0 = self._steps
+        full = (self._plunger_mm(s0 + steps_per_s * h) - self._plunger_mm(s0)) * self._area
+        full = max(0.0, full / 1000.0)
+        if full == 0.0:  # within one micro-step: the motor has not stepped yet
+            self._steps = s0 + steps_per_s * h
+            self._flow(0.0, h)
+            return h
+        run, pushed = h, full
+        if pushed > self._deliverable_ml():  # plunger reaches the end detector
+            pushed = self._deliverable_ml()
+            run = h * pushed / full
+        hit = self._time_to_pressure(pushed / run, self._detect_pressure())
+        if hit < run:  # force limit: the motor stops at the threshold
+            pushed *= hit / run
+            run = hit
+        self._steps = s0 + steps_per_s * h * pushed / full
+        self._volume -= pushed
+        self._flow(pushed / run, run)
+        if hit <= run:
+            self._tripped = True
+            return run
+        self._flow(0.0, h - run)
+        return h
+
+    def _tau_and_r(self) -> tuple[float, float]:
+        r = LINE_RESISTANCE * (CLAMP_FACTOR if self._down_clamped else 1.0)
+        return r * self._compliance, r
+
+    def _time_to_pressure(self, q: float, p_target: float) -> float:
+        """Time for the pressure to reach ``p_target`` at constant push ``q`` (inf if never)."""
+        tau, r = self._tau_and_r()
+        p_ss = VENOUS_MMHG + q * r
+        if p_ss <= p_target:
+            return math.inf
+        return tau * math.log1p(max(0.0, p_target - self._pressure) / (p_ss - p_target))
+
+    def _time_to_fall_below(self, p_target: float) -> float:
+        if p_target <= VENOUS_MMHG:
+            return math.inf
+        tau, _ = self._tau_and_r()
+        ratio = (self._pressure - VENOUS_MMHG) / (p_target - VENOUS_MMHG)
+        return tau * math.log(max(ratio, 1.0)) + HOLD_MARGIN_S
+
+    def _flow(self, q: float, h: float) -> None:
+        """Exact solution of C·dP/dt = q - (P - P_venous)/R over ``h`` seconds."""
+        if h <= 0.0:
+            return
+        tau, r = self._tau_and_r()
+        p_ss = VENOUS_MMHG + q * r
+        rise = (p_ss - self._pressure) * -math.expm1(-h / tau)
+        self._pressure += rise
+        self._delivered += q * h - rise * self._compliance
+        self._time_s += h
