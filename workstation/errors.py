@@ -56,3 +56,13 @@ class EncodeError(InfusionError):
 
 class BusError(InfusionError):
     """The CAN interface could not be opened or failed while in use."""
+
+
+class ConfigError(InfusionError):
+    """A configuration or drug-library file is wrong. Names the file, the field and the fix."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{path}: {len(problems)} problem(s):\n{lines}")
