@@ -52,7 +52,7 @@ class Msg:
 def e2e(receiver_note: str = "") -> tuple[Sig, Sig]:
     return (
         Sig("Crc", 0, 8, "E2E: CRC-8/AUTOSAR over bytes 1..7 and the data id "
-            "((id & 0xFF) ^ (id >> 8)); see dbc/README.md." + receiver_note),
+            "(block of the function code + node id); see dbc/README.md." + receiver_note),
         Sig("Counter", 8, 4, "E2E: alive counter, +1 (mod 16) per frame of this identifier."),
     )
 
@@ -83,6 +83,7 @@ CONDITIONS = enum(
 )
 PAGES = enum("PRIMARY", "SETTINGS", "BOLUS", "SECONDARY")
 ALARM_BITS_NOTE = "Active alarm conditions, one bit each; bit n = Condition n of the Alarm frame."
+ALARM_BITS_MAX = (1 << 19) - 1  # bit 19 is reserved: a frame with it set is rejected
 
 
 def program_signals(second_byte: Sig) -> tuple[Sig, ...]:
@@ -133,7 +134,7 @@ MESSAGES: tuple[Msg, ...] = (
                 choices=enum("CLEARED", "RAISED")),
             Sig("Condition", 16, 8, "The condition that changed (bit index in AlarmBits).",
                 choices=CONDITIONS, maximum=len(CONDITIONS) - 1),
-            Sig("AlarmBits", 24, 20, ALARM_BITS_NOTE),
+            Sig("AlarmBits", 24, 20, ALARM_BITS_NOTE, maximum=ALARM_BITS_MAX),
         )),
     Msg("Command", 0x100, WS, "Command to one module; answered by Ack with the same Seq.", (
         *e2e(),
@@ -168,7 +169,7 @@ MESSAGES: tuple[Msg, ...] = (
             choices=enum("NONE", "PRIMARY", "SECONDARY", "BOLUS")),
         Sig("ActualRate", 18, 14, "Rate the motor runs at now.", 0.1, 0, 0, 1200, "mL/h"),
         Sig("Pressure", 32, 10, "Downstream line pressure.", 1, 0, 0, 1023, "mmHg"),
-        Sig("AlarmBits", 42, 20, ALARM_BITS_NOTE),
+        Sig("AlarmBits", 42, 20, ALARM_BITS_NOTE, maximum=ALARM_BITS_MAX),
     ), cycle_ms=250),
     Msg("Delivery", 0x380, PUMP, "Measured volume with the module time it was measured at; the "
         "workstation's delivery supervision works on these pairs.", (

@@ -90,19 +90,21 @@ class PumpFirmware:
         self._last_ws: float | None = None
         self._ws_timeout_s = 3.0
         self.silenced_until_s = 0.0
+        self._last_request: tuple[Command | Program, tuple[Frame, ...]] | None = None
 
     # -- inputs ------------------------------------------------------------------------------
     def handle(self, frame: Frame, now: float) -> Reply:
         if isinstance(frame, WsHeartbeat):
             self._last_ws, self._ws_timeout_s = now, frame.timeout_s
             return []
-        if frame.node != self.identity.node:
-            return []
-        if isinstance(frame, Command):
-            return self._command(frame)
-        if isinstance(frame, Program):
-            return self._program(frame)
-        return []  # other modules' traffic is not ours
+        if frame.node != self.identity.node or not isinstance(frame, Command | Program):
+            return []  # other modules' traffic, or frames a module does not act on
+        # A retry after a lost Ack repeats the Seq: answer again, do not execute twice.
+        if self._last_request is not None and self._last_request[0] == frame:
+            return list(self._last_request[1])
+        replies = self._command(frame) if isinstance(frame, Command) else self._program(frame)
+        self._last_request = (frame, tuple(replies))
+        return replies
 
     def _ack(self, seq: int, subject: CommandCode, reason: RejectReason | None = None) -> Frame:
         return CommandAck(

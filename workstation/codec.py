@@ -208,8 +208,9 @@ class FrameDecoder:
                 frame = self._boot_announcement(msg)
         except FrameError as exc:
             self.stats.errors[exc.kind] += 1
-            if not msg.is_extended_id:
-                self.stats.errors_by_node[msg.arbitration_id & 0x7F] += 1
+            spec = None if msg.is_extended_id else self.codec.spec_for_id(msg.arbitration_id)
+            if spec is not None:  # a foreign identifier says nothing about our nodes
+                self.stats.errors_by_node[spec.node] += 1
             raise
         self.stats.accepted += 1
         return frame

@@ -26,12 +26,40 @@ def _table() -> tuple[int, ...]:
 _CRC8_TABLE = _table()
 
 
-def data_id(frame_id: int) -> int:
-    """Data id of an 11-bit identifier: low byte XOR the three high bits.
+# Function code -> first of its 32 data ids; data id = base + node. Frames the workstation
+# sends (commands, programs, its heartbeat) and the module's safety frames (alarm, ack,
+# read-back, status) each own a block, so no other frame passes their CRC. There are only 256
+# data ids for 342 identifiers: Syringe, Power and Heartbeat share the Delivery and Progress
+# blocks (a frame of one sent under another's identifier decodes as nonsense that the range
+# checks and the registry's serial check catch, never as a command or an alarm).
+DATA_ID_BASE = {
+    0x100: 0x00,  # Command (node 1..31) and WS_Heartbeat (node 0)
+    0x200: 0x20,  # Program
+    0x080: 0x40,  # Alarm
+    0x180: 0x60,  # Ack
+    0x280: 0x80,  # Readback
+    0x300: 0xA0,  # Status
+    0x380: 0xC0,  # Delivery
+    0x400: 0xE0,  # Progress
+    0x480: 0xC0,  # Syringe (shares with Delivery)
+    0x500: 0xE0,  # Power (shares with Progress)
+    0x700: 0xE0,  # Heartbeat (shares with Progress and Power)
+}
+FUNCTION_MASK = 0x780
+_DATA_IDS = tuple(
+    (DATA_ID_BASE[fid & FUNCTION_MASK] + (fid & 0x7F)) & 0xFF
+    if fid & FUNCTION_MASK in DATA_ID_BASE else fid & 0xFF
+    for fid in range(0x800)
+)
 
-    Within one function code (same high bits) every node gets a different data id.
+
+def data_id(frame_id: int) -> int:
+    """Data id of an 11-bit identifier: the block of its function code plus its node id.
+
+    Identifiers outside our map (foreign frames, rejected before any CRC check) use their low
+    byte.
     """
-    return (frame_id & 0xFF) ^ (frame_id >> 8)
+    return _DATA_IDS[frame_id & 0x7FF]
 
 
 def crc8(payload: bytes | bytearray, frame_id: int) -> int:

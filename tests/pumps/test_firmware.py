@@ -308,3 +308,17 @@ def test_readback_of_the_active_program_for_adoption() -> None:
 def test_frames_for_other_nodes_are_ignored() -> None:
     b = Bench()
     assert b.fw.handle(Command(node=NODE + 1, seq=1, command=CommandCode.STOP), 0.0) == []
+
+
+def test_a_retried_command_is_answered_again_not_executed_twice() -> None:
+    b = Bench()
+    b.program()
+    start = Command(node=NODE, seq=77, command=CommandCode.START, program_id=1)
+    first = b.send(start)
+    again = b.send(start)  # the workstation missed the Ack and retries with the same Seq
+    assert first == again
+    assert isinstance(again[0], CommandAck) and again[0].accepted
+    b.command(CommandCode.PAUSE)
+    assert b.fw.state is PumpState.PAUSED
+    b.send(start)  # the same Seq after another command is a new request: executed
+    assert b.fw.state is PumpState.INFUSING
