@@ -1,0 +1,186 @@
+"""Workstation configuration: pydantic models, TOML loading with precise errors, demo defaults.
+
+A workstation may drive several CAN buses (chained stations: 31 slots per bus); each channel
+names its bus and slot. Every field is documented in ``configs/workstation.toml``.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workstation.errors import ConfigError
+from workstation.link import BusSettings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LIBRARY = REPO_ROOT / "configs" / "drug-library" / "adult-icu.toml"
+
+Letter = Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BusConfig(_Model):
+    name: str = Field(default="can0", min_length=1)
+    interface: str = "socketcan"
+    channel: str = "vcan0"
+    bitrate: int | None = Field(default=None, gt=0)
+
+    def settings(self) -> BusSettings:
+        return BusSettings(self.interface, self.channel, self.bitrate)
+
+
+class HeartbeatConfig(_Model):
+    period_s: float = Field(default=1.0, ge=0.1, le=5.0)
+    module_timeout_s: float = Field(default=3.0, ge=0.5, le=30.0)
+    ws_timeout_s: float = Field(default=3.0, ge=0.5, le=6.3)
+
+
+class ChannelConfig(_Model):
+    letter: Letter
+    slot: int = Field(ge=1, le=31)
+    bus: str = "can0"
+    label: str = Field(default="", max_length=24)
+    kind: Literal["volumetric", "syringe"] = "volumetric"
+
+
+class AlarmConfig(_Model):
+    audio_pause_s: float = Field(default=120.0, ge=10.0, le=120.0)  # IEC 60601-1-8 / GIP <= 2 min
+    escalation_s: float = Field(default=300.0, ge=30.0, le=3600.0)
+
+
+class CommandConfig(_Model):
+    ack_timeout_s: float = Field(default=0.5, ge=0.05, le=5.0)
+    retries: int = Field(default=3, ge=0, le=10)
+    readback_timeout_s: float = Field(default=2.0, ge=0.1, le=10.0)
+
+
+class SupervisionConfig(_Model):
+    window_s: float = Field(default=900.0, ge=60.0)  # 15 min of module time (FDA GIP)
+    over_ratio: float = Field(default=1.10, gt=1.0, le=2.0)
+    under_ratio: float = Field(default=0.90, ge=0.1, lt=1.0)
+    min_expected_ml: float = Field(default=0.5, ge=0.0)
+
+
+class TelemetryConfig(_Model):
+    enabled: bool = False
+    url: str | None = None
+
+
+class WorkstationConfig(_Model):
+    name: str = Field(default="ws-1", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    unit: str = Field(default="icu", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    bed: str = Field(default="bed-1", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    patient_weight_kg: float | None = Field(default=None, gt=0.3, le=400)
+    care_area: str = "adult-icu"
+    drug_library: Path = DEFAULT_LIBRARY
+    event_log: Path = Path("var/events.db")
+    buses: list[BusConfig] = Field(default_factory=lambda: [BusConfig()], min_length=1)
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    alarms: AlarmConfig = AlarmConfig()
+    commands: CommandConfig = CommandConfig()
+    supervision: SupervisionConfig = SupervisionConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WorkstationConfig:
+        bus_names = [b.name for b in self.buses]
+        if len(set(bus_names)) != len(bus_names):
+            raise ValueError(f"buses: names must be unique, got {bus_names}")
+        letters = [c.letter for c in self.channels]
+        if len(set(letters)) != len(letters):
+            raise ValueError(f"channels: letters must be unique, got {letters}")
+        seen: set[tuple[str, int]] = set()
+        for c in self.channels:
+            if c.bus not in bus_names:
+                raise ValueError(f"channels: channel {c.letter} names bus {c.bus!r}, "
+                                 f"which is not one of the buses {bus_names}")
+            if (c.bus, c.slot) in seen:
+                raise ValueError(f"channels: slot {c.slot} on bus {c.bus!r} is used twice")
+            seen.add((c.bus, c.slot))
+        return self
+
+    def channel(self, letter: str) -> ChannelConfig:
+        for c in self.channels:
+            if c.letter == letter:
+                return c
+        raise KeyError(f"no channel {letter!r}; configured: {[c.letter for c in self.channels]}")
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    """pydantic errors as 'field.path: message (got value)' lines."""
+    problems = []
+    for err in exc.errors():
+        got = f" (got {err['input']!r})" if err["type"] != "missing" and \
+            not isinstance(err.get("input"), dict | list) else ""
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{_loc(tuple(err['loc']))}: {message}{got}")
+    return problems
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"TOML syntax: {exc}"]) from None
+
+
+def load_config(path: Path | str) -> WorkstationConfig:
+    """Load a workstation config; relative paths inside it are relative to the file."""
+    path = Path(path)
+    data = read_toml(path)
+    try:
+        config = WorkstationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(str(path), validation_problems(exc)) from None
+    base = path.resolve().parent
+    updates: dict[str, Path] = {}
+    if "drug_library" in data and not config.drug_library.is_absolute():
+        updates["drug_library"] = base / config.drug_library
+    return config.model_copy(update=updates)
+
+
+def channel_letters(count: int) -> list[str]:
+    """A..Z, then AA..AZ, BA..: as many letters as channels."""
+    singles = list(string.ascii_uppercase)
+    doubles = [a + b for a in singles for b in singles]
+    return (singles + doubles)[:count]
+
+
+SLOTS_PER_BUS = 31
+
+
+def demo_config(channels: int = 8, *, interface: str = "virtual", channel_prefix: str = "icu",
+                event_log: Path = Path("var/demo-events.db")) -> WorkstationConfig:
+    """Embedded defaults for the demo: ``channels`` modules, alternately volumetric and
+    syringe, filling 31 slots per bus before opening the next bus."""
+    if not 1 <= channels <= 26 * 27:
+        raise ConfigError("--channels", [f"{channels}: must be 1..{26 * 27}"])
+    buses = [BusConfig(name=f"{channel_prefix}{i}", interface=interface,
+                       channel=f"{channel_prefix}{i}")
+             for i in range((channels + SLOTS_PER_BUS - 1) // SLOTS_PER_BUS)]
+    labels = ["Central line", "Peripheral L arm", "Peripheral R arm", "PICC", "Arterial line"]
+    chans = [ChannelConfig(letter=letter, slot=i % SLOTS_PER_BUS + 1,
+                           bus=buses[i // SLOTS_PER_BUS].name,
+                           label=labels[i % len(labels)],
+                           kind="syringe" if i % 2 else "volumetric")
+             for i, letter in enumerate(channel_letters(channels))]
+    return WorkstationConfig(name="demo", bed="demo-bed", patient_weight_kg=70.0, buses=buses,
+                             channels=chans, event_log=event_log)
