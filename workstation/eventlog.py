@@ -1,0 +1,355 @@
+"""The workstation's event log: every program, confirmation, alarm and command, durably, in order.
+
+SQLite in WAL mode, one committed transaction per event: when :meth:`EventLog.record` returns,
+the row survives ``kill -9`` and, with ``synchronous="FULL"`` (the default), power loss. One
+writer (the supervisor) and read-only readers in other processes (``icu-ws log``) share the file.
+``wall_time`` is stored as fixed-width ISO-8601 UTC, so it sorts as text; naive datetimes given
+here are local time, as in :meth:`datetime.astimezone`. Rows come in ``id`` (insertion) order,
+not wall-time order, which jumps when the clock is set.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TextIO
+
+from workstation.errors import InfusionError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x49435557  # "ICUW": tells our file from any other SQLite database
+ENV_VAR = "ICU_WS_EVENT_LOG"
+DEFAULT_PATH = Path("var") / "events.db"
+CSV_COLUMNS = ("id", "wall_time", "monotonic", "kind", "channel", "user", "message", "data")
+
+# record(): 3 tries, each waiting at most BUSY_TIMEOUT_MS for a lock, with these sleeps between
+# them: about 100 ms in all, short enough for the supervisor's event loop to raise an alarm.
+RETRY_SLEEPS_S = (0.01, 0.03)
+BUSY_TIMEOUT_MS = 20
+READER_BUSY_TIMEOUT_MS = 1000
+MAX_DATA_DEPTH = 32  # deeper (or cyclic) data is stored as str() rather than recursing forever
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, wall_time TEXT NOT NULL,"
+    " monotonic REAL NOT NULL, kind TEXT NOT NULL, channel TEXT, user TEXT,"
+    " message TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_wall_time ON events(wall_time)",
+    "CREATE INDEX IF NOT EXISTS events_channel ON events(channel)",
+)
+
+
+class EventLogError(InfusionError):
+    """The event log cannot be opened, read or written. The message names the file."""
+
+
+class EventKind(StrEnum):
+    PROGRAM = "program"
+    CONFIRMATION = "confirmation"
+    OVERRIDE = "override"
+    COMMAND = "command"
+    ACK = "ack"
+    STATE = "state"
+    MODULE = "module"
+    ALARM = "alarm"
+    USER = "user"
+    SYSTEM = "system"
+    BUS = "bus"
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened. ``data`` values should be JSON-serialisable; others are stored as str()."""
+
+    kind: EventKind
+    message: str
+    channel: str | None = None
+    user: str | None = None
+    data: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class LogRow:
+    id: int
+    wall_time: datetime  # aware, UTC
+    monotonic: float
+    kind: EventKind
+    channel: str | None
+    user: str | None
+    message: str
+    data: dict[str, object]
+
+
+@dataclass
+class LogStats:
+    writes: int = 0  # events committed
+    errors: int = 0  # record() calls that raised: events NOT in the log
+    retries: int = 0  # failed tries that a later try recovered
+
+
+def default_path() -> Path:
+    """``$ICU_WS_EVENT_LOG``, else ``var/events.db`` under the current directory."""
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def jsonable(value: object, depth: int = 0) -> object:
+    """``value`` as plain JSON types: enums by name, datetimes ISO-8601, anything else str()."""
+    if isinstance(value, enum.Enum):  # before int/str: IntEnum/StrEnum would pass as values
+        return value.name
+    if value is None or isinstance(value, bool | int | float | str):
+        return value  # floats as they are, NaN and infinities included
+    if depth >= MAX_DATA_DEPTH:
+        return _safe_str(value)
+    if isinstance(value, Mapping):
+        return {_key(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v, depth + 1) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return _safe_str(value)
+
+
+def _key(key: object) -> str:
+    return key.name if isinstance(key, enum.Enum) else key if isinstance(key, str) else str(key)
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not cost us the event
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # readable, greppable
+
+
+class EventLog:
+    """The event log file. Use as a context manager, or call :meth:`open` and :meth:`close`.
+
+    ``read_only=True`` opens an existing log for queries only (``mode=ro``), as a reader in
+    another process does while the workstation writes.
+    """
+
+    def __init__(self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL",
+                 read_only: bool = False) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.read_only = read_only
+        self.stats = LogStats()
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one connection, shared by the writer and its queries
+
+    def __enter__(self) -> EventLog:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Open (creating the file and its folders unless read-only). Opening twice is a no-op."""
+        with self._lock:
+            if self._conn is not None:
+                return
+            conn = self._connect()
+            try:
+                self._prepare(conn)
+            except BaseException as exc:
+                conn.close()
+                if isinstance(exc, sqlite3.Error):  # e.g. "file is not a database"
+                    raise self._error("cannot open", exc) from exc
+                raise
+            self._conn = conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.read_only:
+                if not self.path.is_file():
+                    raise EventLogError(f"{self.path}: no event log there (file not found)")
+                uri = self.path.absolute().as_uri() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Autocommit: each INSERT is its own transaction, committed when execute returns.
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error("cannot open", exc) from exc
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check the file is ours and current; a writer then creates the schema if new."""
+        # Read before writing anything, so a foreign file is left untouched.
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        new = app_id == 0 and version == 0 and tables == 0
+        if not new and app_id != APPLICATION_ID:
+            raise EventLogError(f"{self.path}: a SQLite database, but not an event log "
+                                f"(application_id {app_id:#x})")
+        if version > SCHEMA_VERSION:
+            raise EventLogError(f"{self.path}: event log schema version {version} is newer than "
+                                f"this program's ({SCHEMA_VERSION}); use a newer icu-ws")
+        if self.read_only:
+            if new:
+                raise EventLogError(f"{self.path}: empty file, not an event log yet")
+            return
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # e.g. a file system without shared memory
+            log.warning("%s: journal mode %s, not WAL: readers block the writer", self.path, mode)
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        if new:  # IF NOT EXISTS: another writer may have created it since we looked
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        # version < SCHEMA_VERSION would need a migration here; version 1 is the first.
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
+
+    def record(self, event: Event, *, wall_time: datetime | None = None,
+               monotonic: float | None = None) -> int:
+        """Append ``event``; return its row id. The row is committed when this returns.
+
+        On a SQLite error (disk full, database locked) it retries for about 100 ms, then raises
+        :class:`EventLogError` naming the file and the cause: the caller must raise an alarm.
+        """
+        kind = EventKind(event.kind)  # a plain "alarm" string is accepted as well
+        row = (_utc_text(wall_time or datetime.now(UTC)),
+               time.monotonic() if monotonic is None else float(monotonic), kind.value,
+               event.channel, event.user, event.message, _json(jsonable(event.data)))
+        with self._lock:
+            if self._conn is None or self.read_only:
+                self.stats.errors += 1
+                why = "opened read-only" if self.read_only else "not open"
+                raise EventLogError(f"{self.path}: cannot record {kind.value} event: log {why}")
+            failure: sqlite3.Error | None = None
+            for attempt in range(len(RETRY_SLEEPS_S) + 1):
+                if attempt:
+                    time.sleep(RETRY_SLEEPS_S[attempt - 1])
+                try:
+                    cursor = self._conn.execute(
+                        "INSERT INTO events (wall_time, monotonic, kind, channel, user, message,"
+                        " data) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+                except sqlite3.Error as exc:  # autocommit: the failed INSERT left nothing behind
+                    failure = exc
+                    continue
+                self.stats.writes += 1
+                self.stats.retries += attempt
+                return int(cursor.lastrowid or 0)
+            self.stats.errors += 1
+            assert failure is not None
+            raise self._error(f"cannot record {kind.value} event {event.message[:80]!r}", failure,
+                              tries=len(RETRY_SLEEPS_S) + 1) from failure
+
+    def _error(self, what: str, exc: BaseException, tries: int = 1) -> EventLogError:
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        after = f" after {tries} tries" if tries > 1 else ""
+        return EventLogError(f"{self.path}: {what}{after}: {exc} ({name})")
+
+    def query(self, *, since: datetime | None = None, until: datetime | None = None,
+              channel: str | None = None, kinds: Collection[EventKind] | None = None,
+              text: str | None = None, limit: int | None = None,
+              newest_first: bool = False) -> list[LogRow]:
+        """Rows matching every filter given, oldest first (by id) unless ``newest_first``.
+
+        ``since`` is inclusive, ``until`` exclusive. ``text`` matches, case-insensitively, a
+        substring of the message or of the data's JSON. ``limit`` keeps the first rows in the
+        chosen order (None: all).
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        where: list[str] = []
+        params: list[object] = []
+        for clause, value in (("wall_time >= ?", since and _utc_text(since)),
+                              ("wall_time < ?", until and _utc_text(until)),
+                              ("channel = ?", channel)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if kinds is not None:
+            values = sorted({EventKind(k).value for k in kinds})
+            if not values:
+                return []
+            where.append(f"kind IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+        if text:
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(message LIKE ? ESCAPE '\\' OR data LIKE ? ESCAPE '\\')")
+            params.extend([pattern + "%", pattern + "%"])
+        sql = "SELECT id, wall_time, monotonic, kind, channel, user, message, data FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC" if newest_first else " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._fetch(sql, params)
+        return [_row(r) for r in rows]
+
+    def last_id(self) -> int:
+        """Id of the newest row, 0 for an empty log."""
+        return int(self._fetch("SELECT coalesce(max(id), 0) FROM events", [])[0][0])
+
+    def _fetch(self, sql: str, params: list[object]) -> list[Any]:
+        with self._lock:
+            if self._conn is None:
+                raise EventLogError(f"{self.path}: cannot read: log not open")
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from exc
+
+    @staticmethod
+    def export_csv(rows: Iterable[LogRow], out: TextIO) -> int:
+        """Header, then one line per row (UTC, data as JSON); returns the rows. newline="" files."""
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        count = 0
+        for r in rows:
+            writer.writerow([r.id, _utc_text(r.wall_time), repr(r.monotonic), r.kind.value,
+                             r.channel or "", r.user or "", r.message, _json(r.data)])
+            count += 1
+        return count
+
+
+def _row(r: Any) -> LogRow:
+    rid, wall, mono, kind, channel, user, message, data = r
+    parsed = json.loads(data)
+    return LogRow(id=rid, wall_time=datetime.fromisoformat(wall).astimezone(UTC),
+                  monotonic=mono, kind=EventKind(kind), channel=channel, user=user,
+                  message=message, data=parsed if isinstance(parsed, dict) else {"value": parsed})
