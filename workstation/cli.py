@@ -8,13 +8,18 @@ import sys
 from collections.abc import Sequence
 
 from pumps import cli as pump_cli
+from workstation import log_cli, run_cli
 from workstation.errors import InfusionError
 
 DESCRIPTION = """\
 ICU infusion workstation: supervises infusion pump modules on a CAN bus.
 
 Subcommands:
-  pump   run simulated pump modules (volumetric or syringe) on a CAN bus
+  demo          run the workstation with simulated pump modules (nothing to configure)
+  run           supervise the pump modules of a configured CAN bus
+  check-config  check workstation configs and drug libraries
+  log           query the event log and export it as CSV
+  pump          run simulated pump modules (volumetric or syringe) on a CAN bus
 """
 
 
@@ -25,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run_cli.add_parsers(sub)
+    log_cli.add_parser(sub)
     pump_cli.add_parser(sub)
     return parser
 

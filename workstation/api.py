@@ -1,0 +1,289 @@
+"""The workstation's public Python API: program and control channels, read and answer alarms.
+
+    async with Workstation(config) as ws:
+        check = ws.check("A", InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50,
+                                            weight_kg=80))
+        await ws.program("A", order, confirm=check.needs_confirmation)  # read-back verified
+        await ws.start("A")                                             # acknowledged
+
+The tests, the headless runner and the terminal UI all go through this class. Every call that
+talks to a module waits for its acknowledgement (or read-back) and raises ``ChannelError`` with
+the reason when the module refuses, does not answer, or the drug library blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from channels.commands import Completion, Outcome
+from channels.controller import ChannelController, ChannelError
+from channels.druglib import CareArea, DrugLibrary, load_drug_library
+from channels.effects import Effects
+from channels.plan import Plan, PlanKind
+from channels.planning import BolusOrder, InfusionOrder, PlanCheck, check_bolus_order, check_order
+from workstation.alarms import Alarm, Indicator
+from workstation.codec import FrameCodec
+from workstation.config import WorkstationConfig
+from workstation.eventlog import Event, EventKind, EventLog
+from workstation.frames import Command, CommandAck
+from workstation.snapshot import ChannelSnapshot, snapshot
+from workstation.supervisor import Listener, Supervisor
+from workstation.vocabulary import AlarmCondition
+
+
+class ProgrammingBlocked(ChannelError):
+    def __init__(self, letter: str, problems: list[str]) -> None:
+        super().__init__(f"channel {letter}: not allowed: " + "; ".join(problems))
+        self.problems = problems
+
+
+class ConfirmationRequired(ChannelError):
+    def __init__(self, letter: str, problems: list[str]) -> None:
+        super().__init__(f"channel {letter}: needs confirmation: " + "; ".join(problems))
+        self.problems = problems
+
+
+def restored_plans(event_log: EventLog) -> dict[str, dict[int, Plan]]:
+    """Plans the workstation sent before it (re)started, by channel and program id, so running
+    infusions can be adopted with their drug and dose."""
+    out: dict[str, dict[int, Plan]] = {}
+    for row in event_log.query(kinds=[EventKind.PROGRAM]):
+        plan, pid = row.data.get("plan"), row.data.get("program_id")
+        if row.channel and isinstance(plan, dict) and isinstance(pid, int):
+            try:
+                out.setdefault(row.channel, {})[pid] = Plan.model_validate(plan)
+            except ValueError:
+                continue  # written by another version: adopt without drug information
+    return out
+
+
+class Workstation:
+    def __init__(self, config: WorkstationConfig, *, library: DrugLibrary | None = None,
+                 event_log_path: Path | None = None, codec: FrameCodec | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.library = library or load_drug_library(config.drug_library)
+        self.care_area: CareArea = self.library.care_area(config.care_area)
+        self.event_log = EventLog(event_log_path or config.event_log)
+        self._codec = codec
+        self._clock = clock
+        self._supervisor: Supervisor | None = None
+        self._waiting = self.config.commands.ack_timeout_s * (self.config.commands.retries + 1) \
+            + 1.0
+
+    async def __aenter__(self) -> Workstation:
+        self.event_log.open()
+        self._supervisor = Supervisor(self.config, self.event_log, codec=self._codec,
+                                      clock=self._clock, restored=restored_plans(self.event_log))
+        self._supervisor.record(Event(EventKind.SYSTEM, f"drug library {self.library.label}, "
+                                                        f"care area {self.care_area.name}"))
+        await self._supervisor.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._supervisor is not None:
+            await self._supervisor.stop()
+        self.event_log.close()
+
+    @property
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            raise RuntimeError("use the Workstation inside 'async with'")
+        return self._supervisor
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def letters(self) -> list[str]:
+        return list(self.supervisor.controllers)
+
+    def _controller(self, letter: str) -> ChannelController:
+        try:
+            return self.supervisor.controllers[letter]
+        except KeyError:
+            raise ChannelError(f"no channel {letter!r}; channels: {self.letters}") from None
+
+    def channel(self, letter: str) -> ChannelSnapshot:
+        return snapshot(self._controller(letter), self.active_alarms())
+
+    def channels(self) -> list[ChannelSnapshot]:
+        alarms = self.active_alarms()
+        return [snapshot(c, alarms) for c in self.supervisor.controllers.values()]
+
+    def active_alarms(self) -> list[Alarm]:
+        return self.supervisor.alarms.active()
+
+    def indicator(self) -> Indicator:
+        return self.supervisor.alarms.indicator(self._clock())
+
+    def subscribe(self, listener: Listener) -> None:
+        self.supervisor.listeners.append(listener)
+
+    # -- planning ----------------------------------------------------------------------------
+    def _running_drugs(self, except_letter: str) -> dict[str, str]:
+        return {letter: c.plan.drug_id for letter, c in self.supervisor.controllers.items()
+                if letter != except_letter and c.plan is not None and c.infusing}
+
+    def check(self, letter: str, order: InfusionOrder, *,
+              kind: PlanKind = PlanKind.PRIMARY) -> PlanCheck:
+        """Dose calculation and every limit, without sending anything (live form feedback)."""
+        self._controller(letter)
+        return check_order(order, self.care_area, kind=kind,
+                           running=self._running_drugs(letter),
+                           default_weight_kg=self.config.patient_weight_kg)
+
+    def _accept(self, letter: str, check: PlanCheck, confirm: bool, user: str | None) -> Plan:
+        problems = check.problems()
+        if check.blocked:
+            self.supervisor.record(Event(EventKind.PROGRAM, f"{letter}: blocked: "
+                                         + "; ".join(problems), channel=letter, user=user))
+            raise ProgrammingBlocked(letter, problems)
+        if check.needs_confirmation and not confirm:
+            raise ConfirmationRequired(letter, problems)
+        plan = check.confirmed()
+        if problems:
+            self.supervisor.record(Event(EventKind.CONFIRMATION, f"{letter}: confirmed: "
+                                         + "; ".join(problems), channel=letter, user=user))
+        return plan
+
+    # -- acting ------------------------------------------------------------------------------
+    async def _until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        changed = self.supervisor.changed
+        while not predicate():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise ChannelError(f"{what}: no answer within {timeout:.1f} s")
+            changed.clear()
+            try:
+                await asyncio.wait_for(changed.wait(), min(left, 0.1))
+            except TimeoutError:
+                continue
+
+    async def _run(self, letter: str, fx: Effects) -> CommandAck | None:
+        """Send the effects; wait for the acknowledgement of the command among them."""
+        futures = []
+        for frame in fx.frames:
+            if isinstance(frame, Command):
+                future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+                self.supervisor.completions[(letter, frame.seq)] = future
+                futures.append(future)
+        self.supervisor.apply(fx)
+        ack = None
+        for future in futures:
+            done = await asyncio.wait_for(future, self._waiting)
+            if done.outcome is not Outcome.ACCEPTED:
+                reason = done.ack.reason.name if done.ack else "no acknowledgement"
+                raise ChannelError(f"channel {letter}: pump {done.outcome.value} "
+                                   f"{done.frame.MESSAGE.lower()} ({reason})")
+            ack = done.ack
+        return ack
+
+    async def program(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
+                      user: str | None = None) -> Plan:
+        """Check, send and verify a primary program by read-back; ``start`` runs it."""
+        controller = self._controller(letter)
+        plan = self._accept(letter, self.check(letter, order), confirm, user)
+        await self._run(letter, controller.load(plan, self._clock(), user=user))
+        await self._until(lambda: controller.pending is None or controller.pending.verified,
+                          self.config.commands.readback_timeout_s + self._waiting,
+                          f"channel {letter}: program read-back")
+        if controller.pending is None or controller.pending.plan != plan:
+            raise ChannelError(f"channel {letter}: the pump did not confirm the program "
+                               "(see the alarm); program again")
+        return plan
+
+    async def start(self, letter: str, *, user: str | None = None) -> CommandAck | None:
+        controller = self._controller(letter)
+        return await self._run(letter, controller.start(self._clock(), user=user))
+
+    async def pause(self, letter: str, *, user: str | None = None) -> CommandAck | None:
+        return await self._run(letter, self._controller(letter).pause(self._clock(), user=user))
+
+    async def stop(self, letter: str, *, user: str | None = None) -> CommandAck | None:
+        return await self._run(letter, self._controller(letter).stop(self._clock(), user=user))
+
+    async def clear(self, letter: str, *, user: str | None = None) -> CommandAck | None:
+        controller = self._controller(letter)
+        return await self._run(letter, controller.clear_program(self._clock(), user=user))
+
+    async def titrate(self, letter: str, *, dose: float | None = None,
+                      rate_ml_h: float | None = None, confirm: bool = False,
+                      user: str | None = None) -> Plan:
+        """Change the running infusion's dose or rate: program, verify, apply without a pause."""
+        running = self._controller(letter).plan
+        if running is None or running.drug_id == "unknown":
+            raise ChannelError(f"channel {letter}: no known infusion to titrate; program it")
+        order = InfusionOrder(drug_id=running.drug_id, dose=dose, rate_ml_h=rate_ml_h,
+                              vtbi_ml=running.vtbi_ml, weight_kg=running.weight_kg,
+                              end_action=running.end_action, kvo_ml_h=running.kvo_ml_h,
+                              occlusion_mmhg=running.occlusion_mmhg,
+                              concentration=self._concentration_index(running))
+        plan = await self.program(letter, order, confirm=confirm, user=user)
+        await self.start(letter, user=user)
+        return plan
+
+    def _concentration_index(self, plan: Plan) -> int:
+        drug = self.care_area.drug(plan.drug_id)
+        labels = [c.label for c in drug.concentrations]
+        return labels.index(plan.concentration) if plan.concentration in labels else 0
+
+    async def _load_and_wait(self, letter: str, plan: Plan, started: Callable[[], bool],
+                             user: str | None) -> Plan:
+        controller = self._controller(letter)
+        await self._run(letter, controller.load(plan, self._clock(), user=user))
+        await self._until(lambda: started() or controller.pending is None,
+                          self.config.commands.readback_timeout_s + 2 * self._waiting,
+                          f"channel {letter}: {plan.kind.value}")
+        if not started():
+            raise ChannelError(f"channel {letter}: the pump did not start the {plan.kind.value} "
+                               "(see the alarm)")
+        return plan
+
+    async def bolus(self, letter: str, order: BolusOrder, *, confirm: bool = False,
+                    user: str | None = None) -> Plan:
+        controller = self._controller(letter)
+        running = controller.plan
+        if running is None or running.drug_id == "unknown":
+            raise ChannelError(f"channel {letter}: no known running infusion for a bolus")
+        check = check_bolus_order(order, running, self.care_area.drug(running.drug_id))
+        plan = self._accept(letter, check, confirm, user)
+        return await self._load_and_wait(letter, plan, lambda: controller.bolus == plan, user)
+
+    async def secondary(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
+                        user: str | None = None) -> Plan:
+        controller = self._controller(letter)
+        check = self.check(letter, order, kind=PlanKind.SECONDARY)
+        plan = self._accept(letter, check, confirm, user)
+        return await self._load_and_wait(letter, plan, lambda: controller.secondary == plan,
+                                         user)
+
+    async def stop_bolus(self, letter: str, *, user: str | None = None) -> None:
+        await self._run(letter, self._controller(letter).stop_bolus(self._clock(), user=user))
+
+    async def stop_secondary(self, letter: str, *, user: str | None = None) -> None:
+        controller = self._controller(letter)
+        await self._run(letter, controller.stop_secondary(self._clock(), user=user))
+
+    # -- alarms ------------------------------------------------------------------------------
+    def acknowledge(self, alarm_id: int, *, user: str | None = None) -> None:
+        """Acknowledge an alarm; a module condition is acknowledged on the module too (that
+        re-arms, e.g., its air detector after the nurse cleared the line)."""
+        sup = self.supervisor
+        alarm = sup.alarms.get(alarm_id)
+        if alarm is None:
+            raise ChannelError(f"no active alarm {alarm_id}")
+        changes = sup.alarms.acknowledge(alarm_id, self._clock(), user=user)
+        sup.publish(changes, [])
+        controller = sup.controllers.get(alarm.key.source)
+        if controller is not None and controller.online and \
+                alarm.key.condition in AlarmCondition.__members__:
+            bits = AlarmCondition[alarm.key.condition]
+            sup.apply(controller.acknowledge_module(bits, self._clock(), user=user))
+
+    def audio_pause(self, *, user: str | None = None) -> None:
+        sup = self.supervisor
+        changes = sup.alarms.audio_pause(self._clock())
+        sup.publish(changes, [sup.record(Event(EventKind.USER, "audio paused", user=user))])

@@ -1,0 +1,78 @@
+"""The demo: every channel simulated in-process on virtual buses, with infusions running.
+
+Used by ``icu-ws demo`` (headless or, later, the terminal UI), by training and by the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from channels.controller import ChannelError
+from channels.planning import InfusionOrder
+from pumps.module import SimulatedModule
+from pumps.rack import PumpRack
+from workstation.api import Workstation
+from workstation.config import WorkstationConfig, demo_config
+from workstation.vocabulary import ModuleKind
+
+# Typical adult ICU infusions, by module kind; doses for the demo patient's 70 kg.
+DEMO_ORDERS: dict[str, list[InfusionOrder]] = {
+    "syringe": [
+        InfusionOrder(drug_id="noradrenaline", dose=0.08, vtbi_ml=50),
+        InfusionOrder(drug_id="propofol", dose=2.0, vtbi_ml=50),
+        InfusionOrder(drug_id="fentanyl", dose=50, vtbi_ml=50),
+        InfusionOrder(drug_id="insulin", dose=3, vtbi_ml=50),
+        InfusionOrder(drug_id="midazolam", dose=3, vtbi_ml=50),
+        InfusionOrder(drug_id="dexmedetomidine", dose=0.7, vtbi_ml=50),
+    ],
+    "volumetric": [
+        InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=80, vtbi_ml=1000),
+        InfusionOrder(drug_id="amiodarone", dose=35, vtbi_ml=500),
+        InfusionOrder(drug_id="potassium-chloride", dose=5, vtbi_ml=100),
+        InfusionOrder(drug_id="heparin", dose=1000, concentration=1, vtbi_ml=500),
+        InfusionOrder(drug_id="sodium-chloride-0-9", rate_ml_h=40, vtbi_ml=500),
+        InfusionOrder(drug_id="magnesium-sulfate", dose=1.0, vtbi_ml=100),
+    ],
+}
+
+
+def simulated_racks(config: WorkstationConfig, speed: float) -> list[PumpRack]:
+    """One rack of simulated modules per bus, a module in every configured slot."""
+    racks = []
+    for bus in config.buses:
+        modules = [SimulatedModule(c.slot, ModuleKind[c.kind.upper()])
+                   for c in config.channels if c.bus == bus.name]
+        racks.append(PumpRack(bus.settings(), modules, speed=speed))
+    return racks
+
+
+@contextlib.asynccontextmanager
+async def demo_workstation(channels: int = 8, *, speed: float = 1.0,
+                           event_log: Path | None = None,
+                           config: WorkstationConfig | None = None
+                           ) -> AsyncIterator[tuple[Workstation, list[PumpRack]]]:
+    """A workstation with simulated modules on in-process virtual buses."""
+    config = config or demo_config(channels)
+    async with contextlib.AsyncExitStack() as stack:
+        racks = [await stack.enter_async_context(r) for r in simulated_racks(config, speed)]
+        ws = await stack.enter_async_context(Workstation(config, event_log_path=event_log))
+        yield ws, racks
+
+
+async def start_demo_infusions(ws: Workstation, *, user: str = "demo") -> list[str]:
+    """Program and start a typical infusion on every channel; returns problems, if any."""
+    problems = []
+    used = {"syringe": 0, "volumetric": 0}
+    for letter in ws.letters:
+        kind = ws.config.channel(letter).kind
+        orders = DEMO_ORDERS[kind]
+        order = orders[used[kind] % len(orders)]
+        used[kind] += 1
+        try:
+            await ws.program(letter, order, confirm=True, user=user)
+            await ws.start(letter, user=user)
+        except ChannelError as exc:
+            problems.append(str(exc))
+    return problems

@@ -1,0 +1,139 @@
+"""``icu-ws run``, ``icu-ws demo`` and ``icu-ws check-config``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from channels.druglib import load_drug_library
+from workstation.config import DEFAULT_LIBRARY, demo_config, load_config
+from workstation.demo import demo_workstation, start_demo_infusions
+from workstation.errors import ConfigError, InfusionError
+from workstation.headless import run_headless
+
+RUN_HELP = "supervise the pump modules of a configured CAN bus"
+DEMO_HELP = "run the workstation with simulated pump modules on an in-process bus"
+CHECK_HELP = "check workstation configs and drug libraries; exit 1 on any problem"
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".")
+    p.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
+                   help="workstation config (default: configs/workstation.toml)")
+    p.add_argument("--headless", action="store_true",
+                   help="no terminal UI: status lines and alarms on stdout")
+    p.add_argument("--duration", type=float, default=0.0,
+                   help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    p.add_argument("--status-every", type=float, default=5.0, metavar="S",
+                   help="seconds between status blocks in headless mode (default 5)")
+    p.set_defaults(handler=run)
+
+    d = sub.add_parser("demo", help=DEMO_HELP, description=DEMO_HELP + ": embedded defaults, "
+                       "nothing to configure. Every channel starts a typical ICU infusion.")
+    d.add_argument("--channels", type=int, default=8, help="number of channels (default 8)")
+    d.add_argument("--speed", type=float, default=1.0,
+                   help="module clock speed factor: 60 runs an hour in a minute (default 1)")
+    d.add_argument("--headless", action="store_true",
+                   help="no terminal UI: status lines and alarms on stdout")
+    d.add_argument("--duration", type=float, default=0.0,
+                   help="stop after this many seconds (default: until SIGINT/SIGTERM)")
+    d.add_argument("--status-every", type=float, default=5.0, metavar="S",
+                   help="seconds between status blocks in headless mode (default 5)")
+    d.add_argument("--event-log", type=Path, default=Path("var/demo-events.db"),
+                   help="event log file (default var/demo-events.db)")
+    d.add_argument("--idle", action="store_true", help="do not start demo infusions")
+    d.set_defaults(handler=demo)
+
+    c = sub.add_parser("check-config", help=CHECK_HELP, description=CHECK_HELP + ".")
+    c.add_argument("files", nargs="*", type=Path,
+                   help="TOML files: workstation configs or drug libraries (default: the "
+                        "example config and the shipped library)")
+    c.set_defaults(handler=check_config)
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _headless_note(args: argparse.Namespace) -> None:
+    if not args.headless:
+        print("icu-ws: this version has no terminal UI yet; running headless", file=sys.stderr)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from workstation.api import Workstation
+
+    config = load_config(args.config)
+    stop = _stop_event()
+    async with Workstation(config) as ws:
+        await run_headless(ws, stop, duration=args.duration or None,
+                           status_every_s=args.status_every)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    _headless_note(args)
+    return asyncio.run(_run(args))
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        raise ConfigError("--speed", [f"{args.speed}: must be > 0"])
+    config = demo_config(args.channels, event_log=args.event_log)
+    stop = _stop_event()
+    async with demo_workstation(config=config, speed=args.speed,
+                                event_log=args.event_log) as (ws, _racks):
+        await asyncio.sleep(1.5)  # let every module announce itself
+        if not args.idle:
+            for problem in await start_demo_infusions(ws):
+                print(f"icu-ws demo: {problem}", file=sys.stderr)
+        await run_headless(ws, stop, duration=args.duration or None,
+                           status_every_s=args.status_every)
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    _headless_note(args)
+    return asyncio.run(_demo(args))
+
+
+def _check_one(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            is_library = "care_areas" in tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError):
+        is_library = False  # the loaders below report it with the file's name
+    if is_library:
+        library = load_drug_library(path)
+        drugs = sum(len(a.drugs) for a in library.care_areas)
+        return f"drug library {library.label}: {len(library.care_areas)} care areas, " \
+               f"{drugs} drug entries"
+    config = load_config(path)
+    library = load_drug_library(config.drug_library)
+    try:
+        library.care_area(config.care_area)
+    except KeyError as exc:
+        raise ConfigError(str(path), [f"care_area: {exc.args[0]}"]) from None
+    return f"workstation {config.name}: {len(config.channels)} channels on " \
+           f"{len(config.buses)} bus(es), care area {config.care_area}, {library.label}"
+
+
+def check_config(args: argparse.Namespace) -> int:
+    files = args.files or [Path("configs/workstation.toml"), DEFAULT_LIBRARY]
+    failed = 0
+    for path in files:
+        try:
+            print(f"ok: {path}: {_check_one(path)}")
+        except InfusionError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+    return 1 if failed else 0
