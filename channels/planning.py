@@ -134,7 +134,9 @@ def check_order(order: InfusionOrder, area: CareArea, *, kind: PlanKind = PlanKi
         checks.append(limits.check_dose(drug, dose))
     vtbi = round(order.vtbi_ml, 1)
     checks.append(limits.check_vtbi(vtbi))
-    kvo = round(drug.kvo_ml_h if order.kvo_ml_h is None else order.kvo_ml_h, 1)
+    # The drug's default KVO follows a lower rate down (KVO never above the rate); a KVO the
+    # nurse typed is checked as typed.
+    kvo = round(min(drug.kvo_ml_h, rate) if order.kvo_ml_h is None else order.kvo_ml_h, 1)
     if kind is PlanKind.PRIMARY and order.end_action is EndAction.KVO:
         checks.append(limits.check_kvo(kvo, rate))
     duplicates = tuple(sorted(letter for letter, other in (running or {}).items()
@@ -142,7 +144,7 @@ def check_order(order: InfusionOrder, area: CareArea, *, kind: PlanKind = PlanKi
     plan = Plan(kind=kind, drug_id=drug.id, drug_name=drug.name,
                 concentration=concentration.label, dose=round(dose, 4),
                 dose_unit=str(drug.dose_unit), weight_kg=weight if drug.needs_weight else None,
-                rate_ml_h=rate, vtbi_ml=vtbi, kvo_ml_h=min(kvo, rate),
+                rate_ml_h=rate, vtbi_ml=vtbi, kvo_ml_h=kvo,
                 end_action=order.end_action,
                 occlusion_mmhg=order.occlusion_mmhg or drug.default_occlusion_mmhg,
                 air_limit_ul=order.air_limit_ul, callback=order.callback,
