@@ -2,7 +2,8 @@
 
 Works on the module's own (module time, volume) pairs from the Delivery frame, against the rate
 the workstation expects for the module's state. Over-infusion: > 110 % of the expected volume
-over the window; under-infusion: < 90 % (FDA GIP: 10 % for 15 min). Pure and clock-free.
+over a full window at one steady expected rate; under-infusion: < 90 % (FDA GIP: 10 % for
+15 min). Any change of the expected rate starts a new window. Pure and clock-free.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ class DeliverySupervisor:
         """Add a sample; ``expected_rate_ml_h`` is what should run from now on."""
         last = self._samples[-1] if self._samples else None
         if last is not None and (module_time_s < last.module_time_s or
-                                 volume_ml < last.measured_ml - 1e-6):
-            self.reset()  # the module rebooted or its counter was reset: start over
+                                 volume_ml < last.measured_ml - 1e-6 or
+                                 abs(expected_rate_ml_h - self._rate_ml_h) > 1e-6):
+            # The module rebooted, its counter was reset, or the expected rate changed (start,
+            # pause, titration, bolus...): a verdict needs a full window at one steady rate.
+            self.reset()
             last = None
         if last is None:
             self._samples.append(_Sample(module_time_s, 0.0, volume_ml))

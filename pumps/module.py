@@ -29,6 +29,7 @@ class Fault(Enum):
     MAINS = "mains"
     REBOOT = "reboot"
     SILENT = "silent"
+    DEAF = "deaf"  # keeps sending, ignores commands and programs (broken receive path)
     CORRUPT = "corrupt"
     CALIBRATION = "calibration"
     SYRINGE_DISENGAGED = "syringe-disengaged"
@@ -50,6 +51,7 @@ class SimulatedModule:
         identity = Identity(node=node, kind=kind, serial=serial or 100_000 + node)
         self.firmware = PumpFirmware(identity, mechanism, Battery())
         self.silent = False
+        self.deaf = False
         self.corrupt_frames = 0  # the next N frames sent get a bad CRC
         self.rebooted = False  # set on reboot; the rack resets this module's E2E counters
 
@@ -99,6 +101,8 @@ class SimulatedModule:
             self.rebooted = True
         elif fault is Fault.SILENT:
             self.silent = on
+        elif fault is Fault.DEAF:
+            self.deaf = on
         elif fault is Fault.CORRUPT:
             self.corrupt_frames = int(value)
         elif fault is Fault.CALIBRATION:

@@ -63,7 +63,7 @@ class PumpRack:
         targets = self.modules.values() if isinstance(frame, WsHeartbeat) \
             else [m for m in (self.modules.get(frame.node),) if m is not None]
         for module in targets:
-            if self._offline(module, now):
+            if self._offline(module, now) or (module.deaf and not isinstance(frame, WsHeartbeat)):
                 continue
             for reply in module.firmware.handle(frame, now):
                 self._send(module, reply)

@@ -168,7 +168,8 @@ SLOTS_PER_BUS = 31
 
 
 def demo_config(channels: int = 8, *, interface: str = "virtual", channel_prefix: str = "icu",
-                event_log: Path = Path("var/demo-events.db")) -> WorkstationConfig:
+                event_log: Path = Path("var/demo-events.db"), **overrides: Any
+                ) -> WorkstationConfig:
     """Embedded defaults for the demo: ``channels`` modules, alternately volumetric and
     syringe, filling 31 slots per bus before opening the next bus."""
     if not 1 <= channels <= 26 * 27:
@@ -182,5 +183,6 @@ def demo_config(channels: int = 8, *, interface: str = "virtual", channel_prefix
                            label=labels[i % len(labels)],
                            kind="syringe" if i % 2 else "volumetric")
              for i, letter in enumerate(channel_letters(channels))]
-    return WorkstationConfig(name="demo", bed="demo-bed", patient_weight_kg=70.0, buses=buses,
-                             channels=chans, event_log=event_log)
+    fields: dict[str, Any] = {"name": "demo", "bed": "demo-bed", "patient_weight_kg": 70.0,
+                              "buses": buses, "channels": chans, "event_log": event_log}
+    return WorkstationConfig(**(fields | overrides))
