@@ -8,10 +8,9 @@ delivery) and says so loudly when it disagrees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from channels.commands import CommandTracker, Outcome
 from channels.effects import Effects
+from channels.module_view import ModuleView
 from channels.pending import PendingProgram
 from channels.plan import Plan, PlanKind, plan_from_pages
 from channels.supervision import DeliverySupervisor, DeliveryVerdict
@@ -32,7 +31,7 @@ from workstation.frames import (
     Status,
     SyringeInfo,
 )
-from workstation.registry import ModuleChange, ModuleEvent, ModuleInfo
+from workstation.registry import ModuleChange, ModuleEvent
 from workstation.vocabulary import (
     AlarmCondition,
     CommandCode,
@@ -49,20 +48,6 @@ QUIET_REJECTIONS = (CommandCode.REQUEST_READBACK, CommandCode.NOP)  # no program
 
 class ChannelError(Exception):
     """A nurse action that cannot be done now; the message says why and what to do."""
-
-
-@dataclass
-class ModuleView:
-    """The latest of everything the module reported."""
-
-    info: ModuleInfo | None = None
-    status: Status | None = None
-    delivery: Delivery | None = None
-    progress: Progress | None = None
-    power: Power | None = None
-    syringe: SyringeInfo | None = None
-    alarms: AlarmCondition = field(default_factory=lambda: AlarmCondition(0))
-    pressure_trend: list[int] = field(default_factory=list)  # last few readings, mmHg
 
 
 class ChannelController:
@@ -139,7 +124,7 @@ class ChannelController:
             self._supervise(frame, fx)
         elif isinstance(frame, AlarmEvent):
             # Fast path: raise at once; Status reconciles the full set 4x a second.
-            self._module_alarms(frame.alarms, fx)
+            m.reported_alarms(frame.alarms, fx, infusing=self.infusing)
         elif isinstance(frame, CommandAck):
             self._on_ack(frame, now, fx)
         elif isinstance(frame, Readback):
@@ -153,33 +138,12 @@ class ChannelController:
         return fx
 
     def _on_status(self, status: Status, fx: Effects) -> None:
-        previous = self.module.status
-        self.module.status = status
-        trend = self.module.pressure_trend
-        trend.append(status.pressure_mmhg)
-        del trend[:-16]
-        if previous is None or (previous.state, previous.mode) != (status.state, status.mode):
-            before = f"{previous.state.name}/{previous.mode.name}" if previous else "unknown"
-            fx.log(EventKind.STATE, f"{before} -> {status.state.name}/{status.mode.name}",
-                   state=status.state.name, mode=status.mode.name,
-                   rate_ml_h=status.rate_ml_h)
-            if previous is not None and previous.mode is DeliveryMode.SECONDARY and \
-                    status.mode is not DeliveryMode.SECONDARY:
+        previous = self.module.on_status(status, fx, infusing=self.infusing)
+        if previous is not None and previous.mode is not status.mode:
+            if previous.mode is DeliveryMode.SECONDARY:
                 self.secondary = None
-            if previous is not None and previous.mode is DeliveryMode.BOLUS and \
-                    status.mode is not DeliveryMode.BOLUS:
+            if previous.mode is DeliveryMode.BOLUS:
                 self.bolus = None
-        self._module_alarms(status.alarms, fx)
-
-    def _module_alarms(self, bits: AlarmCondition, fx: Effects) -> None:
-        old, self.module.alarms = self.module.alarms, bits
-        for bit in AlarmCondition:
-            name = str(bit.name)
-            if bits & bit and not old & bit:
-                fx.alarm(name, infusing=self.infusing)
-                fx.log(EventKind.ALARM, f"module reports {name}", condition=name)
-            elif old & bit and not bits & bit:
-                fx.clear(name)
 
     def expected_rate(self) -> float:
         """The rate the workstation expects the motor to run at in the module's state."""

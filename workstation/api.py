@@ -27,6 +27,7 @@ from channels.planning import BolusOrder, InfusionOrder, PlanCheck, check_bolus_
 from workstation.alarms import Alarm, Indicator
 from workstation.codec import FrameCodec
 from workstation.config import WorkstationConfig
+from workstation.errors import ConfigError
 from workstation.eventlog import Event, EventKind, EventLog
 from workstation.frames import Command, CommandAck
 from workstation.snapshot import ChannelSnapshot, snapshot
@@ -66,7 +67,10 @@ class Workstation:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.library = library or load_drug_library(config.drug_library)
-        self.care_area: CareArea = self.library.care_area(config.care_area)
+        try:
+            self.care_area: CareArea = self.library.care_area(config.care_area)
+        except KeyError as exc:
+            raise ConfigError(str(config.drug_library), [f"care_area: {exc.args[0]}"]) from None
         self.event_log = EventLog(event_log_path or config.event_log)
         self._codec = codec
         self._clock = clock

@@ -38,8 +38,17 @@ class BusConfig(_Model):
 
 class HeartbeatConfig(_Model):
     period_s: float = Field(default=1.0, ge=0.1, le=5.0)
-    module_timeout_s: float = Field(default=3.0, ge=0.5, le=30.0)
+    # Modules beat once a second (DBC): below two periods a module would flap lost/returned.
+    module_timeout_s: float = Field(default=3.0, ge=2.0, le=30.0)
     ws_timeout_s: float = Field(default=3.0, ge=0.5, le=6.3)
+
+    @model_validator(mode="after")
+    def _timeout_covers_two_periods(self) -> HeartbeatConfig:
+        if self.ws_timeout_s < 2 * self.period_s:
+            raise ValueError(f"ws_timeout_s {self.ws_timeout_s:g} s must be at least twice "
+                             f"period_s {self.period_s:g} s, or every module alarms between "
+                             "two heartbeats")
+        return self
 
 
 class ChannelConfig(_Model):
@@ -94,17 +103,27 @@ class WorkstationConfig(_Model):
         bus_names = [b.name for b in self.buses]
         if len(set(bus_names)) != len(bus_names):
             raise ValueError(f"buses: names must be unique, got {bus_names}")
-        letters = [c.letter for c in self.channels]
-        if len(set(letters)) != len(letters):
-            raise ValueError(f"channels: letters must be unique, got {letters}")
-        seen: set[tuple[str, int]] = set()
-        for c in self.channels:
+        interfaces: dict[tuple[str, str], str] = {}
+        for i, bus in enumerate(self.buses):
+            other = interfaces.setdefault((bus.interface, bus.channel), bus.name)
+            if other != bus.name:
+                raise ValueError(f"buses[{i}]: {bus.name!r} is on {bus.interface} "
+                                 f"{bus.channel!r} like {other!r}: one module would be two "
+                                 "channels")
+        letters: dict[str, int] = {}
+        slots: dict[tuple[str, int], int] = {}
+        for i, c in enumerate(self.channels):
+            if c.letter in letters:
+                raise ValueError(f"channels[{i}].letter: {c.letter!r} is already used by "
+                                 f"channels[{letters[c.letter]}]")
+            letters[c.letter] = i
             if c.bus not in bus_names:
-                raise ValueError(f"channels: channel {c.letter} names bus {c.bus!r}, "
-                                 f"which is not one of the buses {bus_names}")
-            if (c.bus, c.slot) in seen:
-                raise ValueError(f"channels: slot {c.slot} on bus {c.bus!r} is used twice")
-            seen.add((c.bus, c.slot))
+                raise ValueError(f"channels[{i}].bus: {c.bus!r} is not one of the buses "
+                                 f"{bus_names}")
+            if (c.bus, c.slot) in slots:
+                raise ValueError(f"channels[{i}].slot: slot {c.slot} on bus {c.bus!r} is "
+                                 f"already used by channels[{slots[(c.bus, c.slot)]}]")
+            slots[(c.bus, c.slot)] = i
         return self
 
     def channel(self, letter: str) -> ChannelConfig:
@@ -128,7 +147,9 @@ def validation_problems(exc: ValidationError) -> list[str]:
         got = f" (got {err['input']!r})" if err["type"] != "missing" and \
             not isinstance(err.get("input"), dict | list) else ""
         message = err["msg"].removeprefix("Value error, ")
-        problems.append(f"{_loc(tuple(err['loc']))}: {message}{got}")
+        loc = tuple(err["loc"])
+        # Cross-field rules name their own field path at the start of the message.
+        problems.append(f"{_loc(loc)}: {message}{got}" if loc else f"{message}{got}")
     return problems
 
 
