@@ -76,12 +76,18 @@ def apply_control_line(rack: PumpRack, line: str) -> str:
 
 
 async def _read_control(rack: PumpRack) -> None:
+    # An asyncio pipe reader, not a thread: a blocked readline() in an executor would keep
+    # the process from exiting on SIGTERM.
     loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
-        if not line:
-            return
-        reply = apply_control_line(rack, line)
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError) as exc:
+        print(f"icu-ws pump: --control stdin: cannot read stdin ({exc}); faults disabled",
+              file=sys.stderr, flush=True)
+        return
+    while line := await reader.readline():
+        reply = apply_control_line(rack, line.decode(errors="replace"))
         if reply:
             print(reply, flush=True)
 
