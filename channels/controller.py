@@ -44,6 +44,7 @@ from workstation.vocabulary import (
 
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 QUIET_REJECTIONS = (CommandCode.REQUEST_READBACK, CommandCode.NOP)  # no program is not an alarm
+PENDING_REMINDER_S = 120.0  # a verified program left unstarted this long (GIP reminder)
 
 
 class ChannelError(Exception):
@@ -233,6 +234,7 @@ class ChannelController:
         pending = self.pending
         if pending is None or not pending.verified:
             return
+        pending.verified_at = now
         fx.log(EventKind.PROGRAM, f"read-back verified: {pending.plan.describe()}",
                program_id=pending.program_id)
         if pending.then is not None:
@@ -272,6 +274,11 @@ class ChannelController:
                                       f"{done.tries} tries", seq=done.frame.seq)
             fx.alarm("COMMAND_UNACKNOWLEDGED", f"{subject} not confirmed by the pump")
         pending = self.pending
+        if pending is not None and pending.verified_at is not None and pending.then is None \
+                and not pending.reminded and now - pending.verified_at > PENDING_REMINDER_S:
+            pending.reminded = True
+            fx.alarm("PROGRAM_PENDING", f"{pending.plan.describe()} verified "
+                                        f"{now - pending.verified_at:.0f} s ago, not started")
         if pending is not None and not pending.verified and now > pending.deadline:
             fx.alarm("COMMAND_UNACKNOWLEDGED", "program read-back incomplete")
             fx.log(EventKind.PROGRAM, "read-back incomplete: program not started",
@@ -309,6 +316,7 @@ class ChannelController:
         self.pending = PendingProgram.for_plan(plan, program_id,
                                                now + self.commands.readback_timeout_s)
         fx = self._fx()
+        fx.clear("PROGRAM_PENDING")
         fx.log(EventKind.PROGRAM, f"{plan.kind.value} sent: {plan.describe()}", user=user,
                program_id=program_id, plan=plan.model_dump(mode="json"))
         for message in plan.confirmed_overrides:
@@ -356,6 +364,7 @@ class ChannelController:
             raise ChannelError(f"channel {self.letter}: stop the infusion before clearing it")
         self.pending = None
         fx = self._command(CommandCode.CLEAR, now, user=user)
+        fx.clear("PROGRAM_PENDING")
         self.plan = self.secondary = self.bolus = None
         return fx
 

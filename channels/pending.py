@@ -19,6 +19,8 @@ class PendingProgram:
     acked: set[ProgramPage] = field(default_factory=set)
     matched: set[ProgramPage] = field(default_factory=set)
     mismatch: str | None = None
+    verified_at: float | None = None
+    reminded: bool = False  # PROGRAM_PENDING raised once, not on every tick
 
     @classmethod
     def for_plan(cls, plan: Plan, program_id: int, deadline: float) -> PendingProgram:

@@ -99,6 +99,7 @@ class CanLink:
         *,
         on_frame_error: FrameErrorHandler | None = None,
         on_bus_error: BusErrorHandler | None = None,
+        on_bus_recovered: Callable[[], None] | None = None,
         name: str = "link",
     ) -> None:
         self.settings = settings
@@ -110,6 +111,7 @@ class CanLink:
         self._on_frame = on_frame
         self._on_frame_error = on_frame_error
         self._on_bus_error = on_bus_error
+        self._on_bus_recovered = on_bus_recovered
         self._bus: can.BusABC | None = None
         self._notifier: can.Notifier | None = None
         self.failed = asyncio.Event()
@@ -205,4 +207,14 @@ class CanLink:
                     continue
                 delay = backoff_s
                 log.info("%s: bus %s reopened", self.name, self.settings.describe())
+                if self._on_bus_recovered is not None:
+                    self._on_bus_recovered()
                 break
+
+    async def open_or_retry(self) -> None:
+        """Open now if possible; otherwise report the failure and let ``reopen_forever``
+        keep trying, so one dead bus does not keep the others from being supervised."""
+        try:
+            await self.open()
+        except BusError as exc:
+            self._bus_failed(exc)

@@ -79,7 +79,8 @@ class Supervisor:
             self.links[bus.name] = CanLink(
                 bus.settings(), self.codec, self._frame_handler(bus.name),
                 on_frame_error=self._frame_error_handler(bus.name),
-                on_bus_error=self._bus_error_handler(bus.name), name=f"bus {bus.name}")
+                on_bus_error=self._bus_error_handler(bus.name),
+                on_bus_recovered=self._bus_recovered_handler(bus.name), name=f"bus {bus.name}")
         self.listeners: list[Listener] = []
         self.completions: dict[tuple[str, int], asyncio.Future[Completion]] = {}
         self.changed = asyncio.Event()  # set after anything changed; waiters clear it
@@ -100,7 +101,7 @@ class Supervisor:
         self.record(Event(EventKind.SYSTEM, f"workstation {self.config.name} starting",
                           data={"channels": list(self.controllers)}))
         for link in self.links.values():
-            await link.open()
+            await link.open_or_retry()
             self._tasks.append(asyncio.create_task(link.reopen_forever(), name=link.name))
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat"))
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
@@ -197,10 +198,18 @@ class Supervisor:
         def handle(exc: Exception) -> None:
             now = self.clock()
             info = condition_info("BUS_ERROR")
+            where = self.links[bus].settings.describe()
             changes = self.alarms.raise_(AlarmKey(WS, "BUS_ERROR"), info.priority,
-                                         f"{info.text}: {bus}", now, latching=info.latching)
+                                         f"{info.text}: {bus} ({where})", now,
+                                         latching=info.latching)
             event = self.record(Event(EventKind.BUS, f"bus {bus} failed: {exc}"))
             self.publish(changes, [event])
+        return handle
+
+    def _bus_recovered_handler(self, bus: str) -> Callable[[], None]:
+        def handle() -> None:
+            changes = self.alarms.clear(AlarmKey(WS, "BUS_ERROR"), self.clock())
+            self.publish(changes, [self.record(Event(EventKind.BUS, f"bus {bus} reopened"))])
         return handle
 
     # -- effects ---------------------------------------------------------------------------

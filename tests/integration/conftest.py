@@ -23,25 +23,12 @@ from workstation.eventlog import EventKind, EventLog, LogRow
 _prefixes = itertools.count()
 
 
-class Clock:
-    """Monotonic time that a test can push forward (audio pause, escalation)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
 class Bench:
     def __init__(self, config: WorkstationConfig, log_path: Path, speed: float) -> None:
         self.config = config
         self.log_path = log_path
         self.speed = speed
-        self.clock = Clock()
+        self.clock = time.monotonic
         self.racks: list[PumpRack] = []
         self.ws: Workstation | None = None
 

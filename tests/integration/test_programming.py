@@ -155,3 +155,17 @@ async def test_start_is_refused_while_the_door_is_open(bench: Bench) -> None:
     with pytest.raises(Exception, match="DOOR_OPEN"):
         await ws.start("A")
     assert bench.alarm("A", "COMMAND_REJECTED") is not None
+
+
+async def test_a_verified_program_left_unstarted_is_a_reminder(bench: Bench) -> None:
+    ws = bench.api
+    await ws.program("A", FLUID)
+    sup, now = ws.supervisor, bench.clock()
+    # Only the channel's clock moves on: the rest of the workstation keeps real time.
+    sup.apply(sup.controllers["A"].tick(now + 119))
+    assert bench.alarm("A", "PROGRAM_PENDING") is None
+    sup.apply(sup.controllers["A"].tick(now + 121))
+    alarm = bench.alarm("A", "PROGRAM_PENDING")
+    assert alarm is not None and alarm.priority.name == "LOW"
+    await ws.start("A")
+    assert bench.alarm("A", "PROGRAM_PENDING") is None

@@ -114,3 +114,22 @@ async def test_hot_plug_kind_change_and_unexpected_module(bench: Bench) -> None:
         assert "slot 9" in unexpected.text
     modules = [r.message for r in bench.log_rows(EventKind.MODULE)]
     assert any("replaced by syringe module" in m for m in modules)
+
+
+async def test_a_bus_that_cannot_be_opened_is_an_alarm_not_a_crash(
+        bench_factory: Callable[..., Bench]) -> None:
+    b = bench_factory()
+    # This machine has no SocketCAN: the bus cannot open. The workstation starts anyway, says
+    # so with a HIGH alarm, and keeps retrying.
+    broken = b.config.buses[0].model_copy(update={"interface": "socketcan",
+                                                   "channel": "vcan-missing"})
+    b.config = b.config.model_copy(update={"buses": [broken]})
+    from workstation.api import Workstation
+    async with Workstation(b.config, event_log_path=b.log_path, clock=b.clock) as ws:
+        b.ws = ws
+        alarm = await b.until(lambda: b.alarm("WS", "BUS_ERROR"), 3, "bus error alarm")
+        assert alarm.priority is Priority.HIGH
+        assert broken.name in alarm.text and "vcan-missing" in alarm.text
+        rows = b.log_rows(EventKind.BUS)
+        assert any("vcan-missing" in r.message for r in rows)
+        b.ws = None
