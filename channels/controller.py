@@ -104,6 +104,8 @@ class ChannelController:
             self.plan = self.pending = None
             fx.alarm("MODULE_KIND_CHANGED", f"slot {self.node}: {event.info.kind.name.lower()} "
                                             f"module, configured {self.config.kind}")
+        elif change is ModuleChange.SAFE_STATE:
+            fx.alarm("MODULE_SAFE_STATE", f"slot {self.node}, serial {event.info.serial}")
         elif change is ModuleChange.REBOOTED:
             self.supervisor.reset()
             if self.infusing:

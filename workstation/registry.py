@@ -20,6 +20,7 @@ class ModuleChange(Enum):
     RETURNED = "returned"
     REBOOTED = "rebooted"
     KIND_CHANGED = "kind changed"  # another module was plugged into the slot
+    SAFE_STATE = "entered its safe state"  # internal fault: motor disabled
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class ModuleRegistry:
             events.append(ModuleEvent(ModuleChange.KIND_CHANGED, info, known))
         elif beat.state is ModuleState.BOOT:
             events.append(ModuleEvent(ModuleChange.REBOOTED, info, known))
+        elif beat.state is ModuleState.SAFE_STATE and known.state is not ModuleState.SAFE_STATE:
+            events.append(ModuleEvent(ModuleChange.SAFE_STATE, info, known))
         if not known.online:
             events.append(ModuleEvent(ModuleChange.RETURNED, info, known))
         return events
