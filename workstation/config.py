@@ -77,6 +77,13 @@ class SupervisionConfig(_Model):
     min_expected_ml: float = Field(default=0.5, ge=0.0)
 
 
+class UiConfig(_Model):
+    pin: str = Field(default="1234", pattern=r"^[0-9]{4,8}$")  # change it: demo default
+    relock_s: float = Field(default=300.0, ge=30.0, le=3600.0)  # Alaris: 5 min
+    bell: bool = True  # the terminal bell follows the audible alarm state
+    repaint_hz: float = Field(default=4.0, ge=1.0, le=10.0)
+
+
 class TelemetryConfig(_Model):
     enabled: bool = False
     url: str | None = None
@@ -97,6 +104,7 @@ class WorkstationConfig(_Model):
     commands: CommandConfig = CommandConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    ui: UiConfig = UiConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkstationConfig:

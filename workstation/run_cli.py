@@ -27,6 +27,7 @@ def add_parsers(sub: Any) -> None:
                    help="workstation config (default: configs/workstation.toml)")
     p.add_argument("--headless", action="store_true",
                    help="no terminal UI: status lines and alarms on stdout")
+    p.add_argument("--no-bell", action="store_true", help="never ring the terminal bell")
     p.add_argument("--duration", type=float, default=0.0,
                    help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     p.add_argument("--status-every", type=float, default=5.0, metavar="S",
@@ -40,6 +41,7 @@ def add_parsers(sub: Any) -> None:
                    help="module clock speed factor: 60 runs an hour in a minute (default 1)")
     d.add_argument("--headless", action="store_true",
                    help="no terminal UI: status lines and alarms on stdout")
+    d.add_argument("--no-bell", action="store_true", help="never ring the terminal bell")
     d.add_argument("--duration", type=float, default=0.0,
                    help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     d.add_argument("--status-every", type=float, default=5.0, metavar="S",
@@ -64,24 +66,31 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-def _headless_note(args: argparse.Namespace) -> None:
-    if not args.headless:
-        print("icu-ws: this version has no terminal UI yet; running headless", file=sys.stderr)
-
-
 async def _run(args: argparse.Namespace) -> int:
     from workstation.api import Workstation
 
     config = load_config(args.config)
-    stop = _stop_event()
     async with Workstation(config) as ws:
-        await run_headless(ws, stop, duration=args.duration or None,
-                           status_every_s=args.status_every)
+        await _present(ws, args, racks=None)
     return 0
 
 
+async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> None:
+    """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration."""
+    if args.headless:
+        await run_headless(ws, _stop_event(), duration=args.duration or None,
+                           status_every_s=args.status_every)
+        return
+    from tui.app import InfusionApp
+
+    app = InfusionApp(ws, racks=racks, bell=False if args.no_bell else None,
+                      locked=not racks)
+    if args.duration:
+        asyncio.get_running_loop().call_later(args.duration, app.exit)
+    await app.run_async()
+
+
 def run(args: argparse.Namespace) -> int:
-    _headless_note(args)
     return asyncio.run(_run(args))
 
 
@@ -89,20 +98,17 @@ async def _demo(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise ConfigError("--speed", [f"{args.speed}: must be > 0"])
     config = demo_config(args.channels, event_log=args.event_log)
-    stop = _stop_event()
     async with demo_workstation(config=config, speed=args.speed,
-                                event_log=args.event_log) as (ws, _racks):
+                                event_log=args.event_log) as (ws, racks):
         await asyncio.sleep(1.5)  # let every module announce itself
         if not args.idle:
             for problem in await start_demo_infusions(ws):
                 print(f"icu-ws demo: {problem}", file=sys.stderr)
-        await run_headless(ws, stop, duration=args.duration or None,
-                           status_every_s=args.status_every)
+        await _present(ws, args, racks=racks)
     return 0
 
 
 def demo(args: argparse.Namespace) -> int:
-    _headless_note(args)
     return asyncio.run(_demo(args))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from channels.controller import ChannelController
+from channels.druglib import fmt
 from workstation.alarms import Alarm
 from workstation.frames import TIME_REMAINING_UNKNOWN
 from workstation.vocabulary import DeliveryMode, PumpState
@@ -48,9 +49,10 @@ class ChannelSnapshot:
 
     @property
     def dose_text(self) -> str:
+        """The dose as a nurse writes it (3 significant figures, never 1e+03)."""
         if self.dose is None or self.dose_unit == "mL/h":
             return "-"
-        return f"{self.dose:.3g} {self.dose_unit}"
+        return f"{fmt(float(f'{self.dose:.3g}'))} {self.dose_unit}"
 
     def status_line(self) -> str:
         """One readable line for headless output."""

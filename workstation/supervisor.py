@@ -229,6 +229,10 @@ class Supervisor:
                                    self.clock(), latching=info.latching)
         return event
 
+    def record_user_action(self, message: str, *, user: str | None = None) -> None:
+        """A nurse's action that is not a command (lock, unlock...): logged and published."""
+        self.publish([], [self.record(Event(EventKind.USER, message, user=user))])
+
     def apply(self, fx: Effects) -> None:
         controller = self.controllers[fx.channel]
         link = self.links[controller.config.bus]

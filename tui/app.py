@@ -1,0 +1,320 @@
+"""The nurse's terminal: every channel, the shared alarm indicator, keyboard-first actions.
+
+The app reads the workstation through its public API only. Channel values are repainted at
+``ui.repaint_hz`` from snapshots; alarm changes are drawn as soon as the supervisor reports them.
+Screens and dialogs live in ``tui.screens``, widgets by screen area in ``tui.widgets``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.events import Key
+from textual.widgets import Footer
+
+from channels.controller import ChannelError
+from pumps.rack import PumpRack
+from tui.screens.dialogs import ActionMenuScreen, ConfirmScreen, HelpScreen, PinScreen
+from tui.widgets.alarm_banner import AlarmBanner
+from tui.widgets.channel_grid import ChannelGrid
+from tui.widgets.station_header import StationHeader
+from workstation.alarms import AudioState, Priority
+from workstation.api import Workstation
+from workstation.supervisor import Notice
+
+FLASH_TICK_S = 0.25  # HIGH toggles every tick (2 Hz), MEDIUM every 4 ticks (0.5 Hz)
+BELL_EVERY_S = {Priority.HIGH: 2.0, Priority.MEDIUM: 10.0}
+LETTER_WINDOW_S = 0.8  # a second letter within this selects a two-letter channel (AA..)
+ALLOWED_WHEN_LOCKED = {"audio_pause", "help", "lock", "move"}
+
+
+class InfusionApp(App[None]):
+    CSS_PATH = Path(__file__).with_name("styles.tcss")
+    TITLE = "ICU infusion workstation"
+    BINDINGS = [
+        Binding("space", "audio_pause", "Audio pause", priority=True),
+        Binding("enter", "menu", "Actions"),
+        Binding("f2,1", "program", "Program"),
+        Binding("f3,2", "start", "Start"),
+        Binding("f4,3", "pause", "Pause"),
+        Binding("f5,4", "stop", "Stop"),
+        Binding("f6,5", "titrate", "Titrate"),
+        Binding("f7,6", "bolus", "Bolus"),
+        Binding("f8,7", "secondary", "Secondary"),
+        Binding("f9,8", "acknowledge", "Acknowledge"),
+        Binding("up", "move('up')", "Up", show=False),
+        Binding("down", "move('down')", "Down", show=False),
+        Binding("left", "move('left')", "Left", show=False),
+        Binding("right", "move('right')", "Right", show=False),
+        Binding("ctrl+k", "lock", "Lock"),
+        Binding("ctrl+o", "log", "Event log"),
+        Binding("ctrl+d", "diagnostics", "Diagnostics"),
+        Binding("ctrl+f", "simulator", "Simulate fault"),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+q", "quit_app", "Quit", priority=True),
+    ]
+
+    def __init__(self, ws: Workstation, *, racks: list[PumpRack] | None = None,
+                 bell: bool | None = None, locked: bool = False, user: str = "nurse") -> None:
+        super().__init__()
+        self.ws = ws
+        self.racks = racks or []
+        self.bell_enabled = ws.config.ui.bell if bell is None else bell
+        self.user = user
+        self.locked = locked
+        self.last_activity = time.monotonic()
+        self.grid = ChannelGrid(ws.letters)
+        self.banner = AlarmBanner()
+        self.header = StationHeader(ws)
+        self._ticks = 0
+        self._last_bell = 0.0
+        self._letters = ""
+        self._letters_at = 0.0
+
+    # -- layout and drawing ----------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.banner
+        yield self.grid
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.ws.subscribe(self._on_notice)
+        self.set_interval(1 / self.ws.config.ui.repaint_hz, self.repaint)
+        self.set_interval(FLASH_TICK_S, self._flash_tick)
+        self.header.locked = self.locked
+        self.repaint()
+
+    @property
+    def high_on(self) -> bool:
+        return self._ticks % 2 == 0
+
+    @property
+    def medium_on(self) -> bool:
+        return (self._ticks // 4) % 2 == 0
+
+    def repaint(self) -> None:
+        """Channel values, from the cache of snapshots: only changed cards redraw."""
+        self.grid.update(self.ws.channels(), high_on=self.high_on, medium_on=self.medium_on)
+        self.header.locked = self.locked
+        self.header.refresh()
+        self.draw_alarms()
+        if not self.locked and time.monotonic() - self.last_activity > \
+                self.ws.config.ui.relock_s:
+            self.set_locked(True)
+
+    def draw_alarms(self) -> None:
+        indicator = self.ws.indicator()
+        alarms = self.ws.active_alarms()
+        top = next((a for a in alarms if a.id == indicator.alarm_id), None)
+        flash = self.high_on if indicator.priority is Priority.HIGH else self.medium_on
+        self.banner.show(indicator, top, self.ws.supervisor.clock(), flash)
+
+    def _on_notice(self, notice: Notice) -> None:
+        if notice.alarm_changes:
+            # Alarms are drawn at once, not at the next repaint.
+            self.call_later(self._alarm_changed, notice)
+
+    def _alarm_changed(self, notice: Notice) -> None:
+        self.draw_alarms()
+        letters = {c.alarm.key.source for c in notice.alarm_changes if c.alarm is not None}
+        self.grid.update([s for s in self.ws.channels() if s.letter in letters],
+                         high_on=self.high_on, medium_on=self.medium_on)
+        if any(c.kind.name == "RAISED" for c in notice.alarm_changes):
+            self._ring(force=True)
+
+    def _flash_tick(self) -> None:
+        self._ticks += 1
+        self.draw_alarms()
+        self.grid.update([s for s in self.ws.channels() if s.alarm_marker in ("***", "**")],
+                         high_on=self.high_on, medium_on=self.medium_on)
+        self._ring()
+
+    def _ring(self, *, force: bool = False) -> None:
+        """The terminal bell follows the audible state: silent when paused or off."""
+        indicator = self.ws.indicator()
+        if not self.bell_enabled or indicator.audio is not AudioState.ON or \
+                indicator.priority is None:
+            return
+        now = time.monotonic()
+        every = BELL_EVERY_S.get(indicator.priority)
+        if force or (every is not None and now - self._last_bell >= every):
+            self._last_bell = now
+            self.bell()
+
+    # -- input -----------------------------------------------------------------------------
+    def on_key(self, event: Key) -> None:
+        char = event.character
+        if char is None or not char.isalpha() or len(char) != 1 or self.screen is not \
+                self.screen_stack[0]:
+            return
+        now = time.monotonic()
+        letter = char.upper()
+        candidate = self._letters + letter if now - self._letters_at < LETTER_WINDOW_S else ""
+        if candidate in self.grid.cards:
+            self._select(candidate)
+        elif letter in self.grid.cards:
+            self._select(letter)
+        self._letters, self._letters_at = (candidate or letter), now
+        event.stop()
+
+    def _select(self, letter: str) -> None:
+        self.grid.select(letter)
+        self.repaint()
+
+    def _allowed(self, action: str) -> bool:
+        self.last_activity = time.monotonic()
+        if self.locked and action not in ALLOWED_WHEN_LOCKED:
+            self.notify("Locked: press Ctrl+K and enter the PIN. Space still pauses audio.",
+                        severity="warning", timeout=4)
+            return False
+        return True
+
+    def _run(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
+        """Run an API call without blocking the screen; failures become clear messages."""
+        async def work() -> None:
+            try:
+                await call()
+            except ChannelError as exc:
+                self.notify(str(exc), title=what, severity="error", timeout=10)
+        self.run_worker(work(), group="commands")
+
+    @property
+    def letter(self) -> str:
+        return self.grid.selected
+
+    def set_locked(self, locked: bool) -> None:
+        self.locked = locked
+        self.header.locked = locked
+        self.header.refresh()
+        self.ws.supervisor.record_user_action("keypad locked" if locked else "keypad unlocked",
+                                              user=self.user)
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_move(self, direction: str) -> None:
+        if not self._allowed("move"):
+            return
+        cols = self.grid.columns
+        step = {"up": -cols, "down": cols, "left": -1, "right": 1}[direction]
+        self.grid.move(step)
+        self.repaint()
+
+    def action_audio_pause(self) -> None:
+        self._allowed("audio_pause")
+        self.ws.audio_pause(user=self.user)
+        self.draw_alarms()
+
+    def action_acknowledge(self) -> None:
+        if not self._allowed("acknowledge"):
+            return
+        alarms = self.ws.active_alarms()
+        mine = [a for a in alarms if a.key.source == self.letter]
+        target = (mine or alarms or [None])[0]
+        if target is None:
+            self.notify("No alarm to acknowledge", timeout=3)
+            return
+        self.ws.acknowledge(target.id, user=self.user)
+        self.draw_alarms()
+        self.repaint()
+
+    def action_start(self) -> None:
+        if self._allowed("start"):
+            letter = self.letter
+            self._run(f"Start {letter}", lambda: self.ws.start(letter, user=self.user))
+
+    def action_pause(self) -> None:
+        if self._allowed("pause"):
+            letter = self.letter
+            self._run(f"Pause {letter}", lambda: self.ws.pause(letter, user=self.user))
+
+    def action_stop(self) -> None:
+        if not self._allowed("stop"):
+            return
+        letter = self.letter
+        snap = self.ws.channel(letter)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._run(f"Stop {letter}", lambda: self.ws.stop(letter, user=self.user))
+        self.push_screen(ConfirmScreen(f"Stop channel {letter}?",
+                                       f"{snap.drug or 'infusion'} at {snap.rate_ml_h:g} mL/h "
+                                       "stops now."), confirmed)
+
+    def action_program(self) -> None:
+        if self._allowed("program"):
+            from tui.screens.program import ProgramScreen
+            self.push_screen(ProgramScreen(self.ws, self.letter, user=self.user))
+
+    def action_secondary(self) -> None:
+        if self._allowed("secondary"):
+            from channels.plan import PlanKind
+            from tui.screens.program import ProgramScreen
+            self.push_screen(ProgramScreen(self.ws, self.letter, user=self.user,
+                                           kind=PlanKind.SECONDARY))
+
+    def action_titrate(self) -> None:
+        if self._allowed("titrate"):
+            from tui.screens.titrate import TitrateScreen
+            self.push_screen(TitrateScreen(self.ws, self.letter, user=self.user))
+
+    def action_bolus(self) -> None:
+        if self._allowed("bolus"):
+            from tui.screens.bolus import BolusScreen
+            self.push_screen(BolusScreen(self.ws, self.letter, user=self.user))
+
+    def action_menu(self) -> None:
+        if not self._allowed("menu"):
+            return
+
+        def chosen(action: str | None) -> None:
+            if action:
+                self.call_later(self.run_action, action)
+        self.push_screen(ActionMenuScreen(self.letter), chosen)
+
+    def action_log(self) -> None:
+        if self._allowed("log"):
+            from tui.screens.event_log import EventLogScreen
+            self.push_screen(EventLogScreen(self.ws))
+
+    def action_diagnostics(self) -> None:
+        if self._allowed("diagnostics"):
+            from tui.screens.diagnostics import DiagnosticsScreen
+            self.push_screen(DiagnosticsScreen(self.ws))
+
+    def action_simulator(self) -> None:
+        if not self._allowed("simulator"):
+            return
+        if not self.racks:
+            self.notify("Fault simulation is only available in the demo", timeout=4)
+            return
+        from tui.screens.simulator import SimulatorScreen
+        self.push_screen(SimulatorScreen(self.ws, self.racks, self.letter))
+
+    def action_help(self) -> None:
+        self._allowed("help")
+        self.push_screen(HelpScreen(self.BINDINGS, demo=bool(self.racks)))
+
+    def action_lock(self) -> None:
+        self._allowed("lock")
+        if not self.locked:
+            self.set_locked(True)
+            return
+
+        def unlocked(ok: bool | None) -> None:
+            if ok:
+                self.set_locked(False)
+        self.push_screen(PinScreen(self.ws.config.ui.pin), unlocked)
+
+    def action_quit_app(self) -> None:
+        if not self._allowed("quit"):
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+        self.push_screen(ConfirmScreen("Quit the workstation?", "Pumps keep running their "
+                                       "programs, unsupervised, and will alarm."), confirmed)

@@ -1,0 +1,50 @@
+"""Who and where: bed, care area, drug library, bus, telemetry, clock and the keypad lock."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widget import Widget
+
+from workstation.api import Workstation
+
+
+def render_header(ws: Workstation, *, locked: bool, width: int) -> Text:
+    """Bed and patient on the left; bus, telemetry, clock and lock always visible on the
+    right; care area and drug library in between, shortened first when space is short."""
+    config = ws.config
+    sup = ws.supervisor
+    buses_ok = all(link.is_open for link in sup.links.values())
+    errors = sum(sup.frame_errors.values())
+    left = Text(f" {config.unit}/{config.bed} ", style="bold reverse")
+    if config.patient_weight_kg:
+        left.append(f" {config.patient_weight_kg:g} kg ", style="bold")
+    right = Text(no_wrap=True)
+    right.append(f" bus {'OK' if buses_ok else 'FAILED'} ",
+                 style="bold black on green" if buses_ok else "bold white on red")
+    if errors:
+        right.append(f" {errors} bad frames", style="yellow")
+    right.append(" telemetry on " if config.telemetry.enabled else " telemetry off ",
+                 style="dim")
+    right.append(time.strftime(" %H:%M:%S "))
+    right.append(" LOCKED " if locked else " unlocked ",
+                 style="bold black on yellow" if locked else "dim")
+    middle = Text(f" {ws.care_area.name} · {ws.library.label} ", no_wrap=True,
+                  overflow="ellipsis")
+    room = width - left.cell_len - right.cell_len
+    middle.truncate(max(room, 0), overflow="ellipsis")
+    middle.append(" " * max(room - middle.cell_len, 0))
+    return Text.assemble(left, middle, right, no_wrap=True, overflow="ellipsis")
+
+
+class StationHeader(Widget):
+    DEFAULT_CSS = "StationHeader { height: 1; background: $panel; }"
+
+    def __init__(self, ws: Workstation) -> None:
+        super().__init__(id="station-header")
+        self.ws = ws
+        self.locked = False
+
+    def render(self) -> Text:
+        return render_header(self.ws, locked=self.locked, width=self.size.width)
