@@ -40,6 +40,8 @@ class ModuleView:
     def reported_alarms(self, bits: AlarmCondition, fx: Effects, *, infusing: bool) -> None:
         """The module's full set of active conditions: raise the new, clear the gone."""
         old, self.alarms = self.alarms, bits
+        if bits == old:
+            return  # the usual case, 4x a second per module: nothing to do
         for bit in AlarmCondition:
             name = str(bit.name)
             if bits & bit and not old & bit:
