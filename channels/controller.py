@@ -77,6 +77,10 @@ class ChannelController:
 
     @property
     def state(self) -> PumpState | None:
+        """The pump's state: from the last accepted command's ack if newer than the last
+        Status (4 Hz), so an alarm right after a start is judged as during an infusion."""
+        if self.module.acked_state is not None:
+            return self.module.acked_state
         return self.module.status.state if self.module.status else None
 
     @property
@@ -192,6 +196,7 @@ class ChannelController:
                 self.pending.mismatch = f"page rejected: {ack.reason.name}"
             return
         fx.clear("COMMAND_REJECTED")
+        self.module.acked_state = ack.state
         if isinstance(frame, Program) and self.pending is not None \
                 and frame.program_id == self.pending.program_id:
             self.pending.acked.add(frame.page.PAGE)

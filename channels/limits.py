@@ -64,7 +64,8 @@ def _below(value: float, limit: float) -> bool:
 
 
 def _q(value: float, unit: str) -> str:
-    return f"{fmt(value)} {unit}"
+    # 4 significant figures: a dose recomputed from a 0.1 mL/h step reads 0.701, not 0.700952.
+    return f"{fmt(float(f'{value:.4g}'))} {unit}"
 
 
 def _hard(field: str, value: float, limit: float | None, unit: str, text: str) -> LimitCheck:

@@ -8,7 +8,7 @@ from channels.effects import Effects
 from workstation.eventlog import EventKind
 from workstation.frames import Delivery, Power, Progress, Status, SyringeInfo
 from workstation.registry import ModuleInfo
-from workstation.vocabulary import AlarmCondition
+from workstation.vocabulary import AlarmCondition, PumpState
 
 PRESSURE_TREND_LENGTH = 16
 
@@ -23,11 +23,13 @@ class ModuleView:
     syringe: SyringeInfo | None = None
     alarms: AlarmCondition = field(default_factory=lambda: AlarmCondition(0))
     pressure_trend: list[int] = field(default_factory=list)  # last readings, mmHg
+    acked_state: PumpState | None = None  # from an accepted command, until the next Status
 
     def on_status(self, status: Status, fx: Effects, *, infusing: bool) -> Status | None:
         """Take a Status frame: log state changes, raise/clear alarm bits. Returns the
         previous status."""
         previous, self.status = self.status, status
+        self.acked_state = None  # the Status is newer than any acknowledgement
         self.pressure_trend.append(status.pressure_mmhg)
         del self.pressure_trend[:-PRESSURE_TREND_LENGTH]
         if previous is None or (previous.state, previous.mode) != (status.state, status.mode):

@@ -130,8 +130,7 @@ def check_order(order: InfusionOrder, area: CareArea, *, kind: PlanKind = PlanKi
     except dosing.DoseError as exc:
         return PlanCheck(None, (_hard("dose", str(exc)),))
     checks.append(limits.check_rate(rate, area, drug))
-    if str(drug.dose_unit) != "mL/h":
-        checks.append(limits.check_dose(drug, dose))
+    checks.append(limits.check_dose(drug, dose))  # for fluids the dose is the rate in mL/h
     vtbi = round(order.vtbi_ml, 1)
     checks.append(limits.check_vtbi(vtbi))
     # The drug's default KVO follows a lower rate down (KVO never above the rate); a KVO the
@@ -168,6 +167,10 @@ def check_bolus_order(order: BolusOrder, running: Plan, drug: Drug) -> PlanCheck
         else:
             assert order.volume_ml is not None
             volume = order.volume_ml
+            # A bolus given as a volume is checked as the dose that volume holds.
+            per_unit = dosing.bolus_volume_ml(1.0, drug.bolus.dose_unit, concentration,
+                                              running.weight_kg)
+            checks.append(limits.check_bolus(drug, volume / per_unit, running.weight_kg))
     except dosing.DoseError as exc:
         return PlanCheck(None, (_hard("bolus", str(exc)),))
     volume = round(volume, 1)

@@ -8,6 +8,7 @@ heartbeat watchdog; everything clinical runs on module time, which a runner may 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -282,6 +283,8 @@ class PumpFirmware:
             remaining -= chunk
             self._targets()
             self._supervise()
+        if module_dt_s <= 0:
+            self._supervise()  # an immediate evaluation (a fault was injected)
         return self._alarm_events()
 
     def _targets(self) -> None:
@@ -381,7 +384,8 @@ class PumpFirmware:
         if left is not None and rate > 0 and self.state is PumpState.INFUSING:
             minutes = min(round(left / rate * 60), TIME_REMAINING_UNKNOWN - 1)
         return Progress(node=self.identity.node, program_id=self.program.active_id,
-                        volume_remaining_ml=round(min(left or 0.0, 9999.9), 1),
+                        # Rounded down: a titration built on it never adds volume.
+                        volume_remaining_ml=math.floor(min(left or 0.0, 9999.9) * 10) / 10,
                         time_remaining_min=minutes)
 
     def power(self) -> Power:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 from pumps.firmware import Identity, PumpFirmware
@@ -54,6 +55,9 @@ class SimulatedModule:
         self.deaf = False
         self.corrupt_frames = 0  # the next N frames sent get a bad CRC
         self.rebooted = False  # set on reboot; the rack resets this module's E2E counters
+        # Set by the rack: evaluates the conditions at once after a fault, as a sensor
+        # interrupt would, instead of at the next tick.
+        self.on_fault: Callable[[SimulatedModule], None] | None = None
 
     @property
     def node(self) -> int:
@@ -111,3 +115,5 @@ class SimulatedModule:
             if not isinstance(m, SyringeMechanism):
                 raise ValueError(f"node {self.node}: not a syringe module")
             m.set_engaged(not on)
+        if self.on_fault is not None:
+            self.on_fault(self)

@@ -41,6 +41,8 @@ class PumpRack:
                             on_frame_error=self._on_frame_error, name="pumps")
         self._task: asyncio.Task[None] | None = None
         self._boot_until: dict[int, float] = {}
+        for module in self.modules.values():
+            module.on_fault = self._fault_injected
 
     def __getitem__(self, node: int) -> SimulatedModule:
         return self.modules[node]
@@ -83,6 +85,15 @@ class PumpRack:
             self.link.send_raw(msg)
         else:
             self.link.send(frame)
+
+    def _fault_injected(self, module: SimulatedModule) -> None:
+        if self._task is None:
+            return  # not running yet: the first tick will see it
+        now = asyncio.get_running_loop().time()
+        events = module.firmware.tick(now, 0.0)
+        if not self._offline(module, now):
+            for event in events:
+                self._send(module, event)
 
     # -- time --------------------------------------------------------------------------------
     async def _run(self) -> None:

@@ -32,7 +32,7 @@ from workstation.eventlog import Event, EventKind, EventLog
 from workstation.frames import Command, CommandAck
 from workstation.snapshot import ChannelSnapshot, snapshot
 from workstation.supervisor import Listener, Supervisor
-from workstation.vocabulary import AlarmCondition
+from workstation.vocabulary import AlarmCondition, DeliveryMode, PumpState
 
 
 class ProgrammingBlocked(ChannelError):
@@ -71,7 +71,8 @@ class Workstation:
             self.care_area: CareArea = self.library.care_area(config.care_area)
         except KeyError as exc:
             raise ConfigError(str(config.drug_library), [f"care_area: {exc.args[0]}"]) from None
-        self.event_log = EventLog(event_log_path or config.event_log)
+        self.event_log = EventLog(event_log_path or config.event_log,
+                                  synchronous=config.event_log_sync)
         self._codec = codec
         self._clock = clock
         self._supervisor: Supervisor | None = None
@@ -216,12 +217,24 @@ class Workstation:
     async def titrate(self, letter: str, *, dose: float | None = None,
                       rate_ml_h: float | None = None, confirm: bool = False,
                       user: str | None = None) -> Plan:
-        """Change the running infusion's dose or rate: program, verify, apply without a pause."""
-        running = self._controller(letter).plan
+        """Change the running infusion's dose or rate: program, verify, apply without a pause.
+
+        The new program carries the volume still to infuse (as the module reports it), never
+        the original VTBI: the module counts a new program's volume from zero."""
+        controller = self._controller(letter)
+        running = controller.plan
         if running is None or running.drug_id == "unknown":
             raise ChannelError(f"channel {letter}: no known infusion to titrate; program it")
+        status, progress = controller.module.status, controller.module.progress
+        if controller.state is not PumpState.INFUSING or status is None or \
+                status.mode is not DeliveryMode.PRIMARY:
+            raise ChannelError(f"channel {letter}: titration needs the primary infusion running "
+                               "(not paused, in KVO, or during a secondary or bolus)")
+        if progress is None or progress.volume_remaining_ml < 0.1:
+            raise ChannelError(f"channel {letter}: the volume left to infuse is not known yet "
+                               "or nearly done; program a new infusion instead")
         order = InfusionOrder(drug_id=running.drug_id, dose=dose, rate_ml_h=rate_ml_h,
-                              vtbi_ml=running.vtbi_ml, weight_kg=running.weight_kg,
+                              vtbi_ml=progress.volume_remaining_ml, weight_kg=running.weight_kg,
                               end_action=running.end_action, kvo_ml_h=running.kvo_ml_h,
                               occlusion_mmhg=running.occlusion_mmhg,
                               concentration=self._concentration_index(running))

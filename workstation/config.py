@@ -97,6 +97,10 @@ class WorkstationConfig(_Model):
     care_area: str = "adult-icu"
     drug_library: Path = DEFAULT_LIBRARY
     event_log: Path = Path("var/events.db")
+    # NORMAL: each event is committed before the workstation goes on (survives kill -9 and
+    # crashes) without an fsync per event; FULL also survives power loss but every event
+    # waits for the disk, which stalls all channels on a slow disk.
+    event_log_sync: Literal["NORMAL", "FULL"] = "NORMAL"
     buses: list[BusConfig] = Field(default_factory=lambda: [BusConfig()], min_length=1)
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     channels: list[ChannelConfig] = Field(default_factory=list)

@@ -75,7 +75,7 @@ def snapshot(controller: ChannelController, alarms: list[Alarm]) -> ChannelSnaps
     elif not c.online:
         state = "OFFLINE"
     else:
-        state = status.state.name if status else "UNKNOWN"
+        state = status.state.name if status else "UNKNOWN"  # as the module reports it
     mode = status.mode.name if status and status.mode is not DeliveryMode.NONE else ""
     plan = c.secondary if status and status.mode is DeliveryMode.SECONDARY else c.plan
     mine = [a for a in alarms if a.key.source == c.letter]

@@ -252,7 +252,8 @@ class Supervisor:
             future = self.completions.pop((fx.channel, done.frame.seq), None)
             if future is not None and not future.done():
                 future.set_result(done)
-        self.publish(changes, events, (fx.channel,))
+        if fx.frames or changes or events or fx.completions:
+            self.publish(changes, events, (fx.channel,))
 
     def publish(self, changes: list[AlarmChange], events: list[Event],
                  channels: tuple[str, ...] = ()) -> None:

@@ -169,3 +169,26 @@ async def test_a_verified_program_left_unstarted_is_a_reminder(bench: Bench) -> 
     assert alarm is not None and alarm.priority.name == "LOW"
     await ws.start("A")
     assert bench.alarm("A", "PROGRAM_PENDING") is None
+
+
+async def test_titration_carries_the_volume_left_not_the_original_vtbi(
+        bench_factory: Callable[..., Bench]) -> None:
+    b = bench_factory(speed=600)
+    try:
+        await b.start_pumps()
+        ws = await b.start_workstation()
+        order = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=60, vtbi_ml=10)
+        await ws.program("A", order)
+        await ws.start("A")
+        await b.until(lambda: (ws.channel("A").volume_infused_ml or 0) > 3, 5, "3 mL given")
+        plan = await ws.titrate("A", rate_ml_h=30)
+        fw = b.module("A").firmware
+        left = plan.vtbi_ml
+        assert 0 < left < 7.5, "the original 10 mL VTBI was sent again"
+        primary = fw.program.primary
+        assert primary is not None and primary.vtbi_ml == pytest.approx(left)
+        # Total over the whole infusion stays within the original 10 mL.
+        await b.until(lambda: fw.state is PumpState.KVO, 10, "complete")
+        assert fw.delivered.total(fw.mechanism.delivered_ml) - fw.delivered.kvo_ml < 10.3
+    finally:
+        await b.close()
