@@ -213,7 +213,7 @@ class InfusionApp(App[None]):
             return
         alarms = self.ws.active_alarms()
         mine = [a for a in alarms if a.key.source == self.letter]
-        target = (mine or alarms or [None])[0]
+        target = (mine or alarms)[0] if alarms else None  # this channel's first, else the top
         if target is None:
             self.notify("No alarm to acknowledge", timeout=3)
             return

@@ -73,13 +73,13 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: Sequence[BindingType], *, demo: bool) -> None:
         super().__init__(classes="dialog-screen")
-        self._bindings = [b for b in bindings if isinstance(b, Binding)]
+        self._keys = [b for b in bindings if isinstance(b, Binding)]
         self._demo = demo
 
     def compose(self) -> ComposeResult:
         lines = ["Select a channel: its letter (two letters quickly for AA..), or the arrows.",
                  ""]
-        for b in self._bindings:
+        for b in self._keys:
             if b.action.startswith("move") or (b.action == "simulator" and not self._demo):
                 continue
             keys = " or ".join(k.strip().replace("_", " ") for k in b.key.split(","))

@@ -1,0 +1,146 @@
+"""A bolus of the running drug on top of the infusion, within the library's bolus limits.
+
+The limits are shown before anything is typed; the volume the dose needs, the rate and the
+time it takes are shown live, checked by the same ``check_bolus_order`` that ``ws.bolus`` uses.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Input, Label, Static
+
+from channels.druglib import BolusLimits, fmt
+from channels.plan import Plan
+from channels.planning import BolusOrder, PlanCheck, check_bolus_order
+from tui.screens import form_parts as fp
+from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from workstation.api import Workstation
+
+
+def limits_text(bolus: BolusLimits, weight_kg: float | None) -> str:
+    """'Bolus limits: at most 100 mcg per bolus, given at 300.0 mL/h; ...'."""
+    unit = bolus.dose_unit
+    total = f" ({fmt(bolus.max_dose * weight_kg)} {unit.amount} for {fmt(weight_kg)} kg)" \
+        if unit.per_kg and weight_kg else ""
+    interval = f"; at least {fmt(bolus.min_interval_min)} min between boluses" \
+        if bolus.min_interval_min else ""
+    return (f"Bolus limits: at most {fmt(bolus.max_dose)} {unit}{total} per bolus, given at "
+            f"{fp.rate_text(bolus.rate_ml_h)}{interval}")
+
+
+class BolusScreen(FormScreen):
+    AUTO_FOCUS = "#dose, #cancel"
+
+    def __init__(self, ws: Workstation, letter: str, *, user: str) -> None:
+        super().__init__()
+        self.ws, self.letter, self.user = ws, letter, user
+        self.running, self.drug, self.why_not = fp.running_infusion(ws, letter, "bolus")
+        if self.drug is not None and self.drug.bolus is None:
+            self.why_not = f"No bolus is set up for {self.drug.name} in the " \
+                           f"{ws.care_area.name} drug library: no bolus from the pump."
+        self.order: BolusOrder | None = None
+
+    @property
+    def unit(self) -> str:
+        bolus = self.drug.bolus if self.drug else None
+        return str(bolus.dose_unit) if bolus else "mL"
+
+    def compose(self) -> ComposeResult:
+        snap = self.ws.channel(self.letter)
+        running, drug = self.running, self.drug
+        with Vertical(classes="form-dialog"):
+            yield Label(f"Bolus on channel {self.letter} · {snap.label}", classes="dialog-title")
+            if running is None or drug is None or drug.bolus is None:
+                yield from self.close_only(self.why_not)
+                return
+            with VerticalScroll(classes="form-body"):
+                alert = "   ⚠ HIGH-ALERT DRUG" if running.high_alert else ""
+                yield Static(f"{running.drug_name}{alert}", classes="review-drug")
+                yield Static(f"{running.concentration}, running at "
+                             f"{fp.rate_and_dose(running)}")
+                yield Static(limits_text(drug.bolus, running.weight_kg), id="limits",
+                             classes="form-notice")
+                # A dose in the bolus unit; for an mL unit that is a volume, still checked
+                # against the maximum (a volume order would skip it, see check_bolus_order).
+                label = "Bolus volume" if self.unit == "mL" else "Bolus dose"
+                yield form_row(label, Input(restrict=fp.NUMBER, max_length=8, id="dose",
+                                            compact=True), self.unit, row_id="row-dose")
+                yield Static("", id="result", classes="form-result")
+                yield Confirmations()
+                yield Static("", id="checks", classes="form-checks")
+            yield from self.footer("Give bolus (Enter)")
+
+    def on_mount(self) -> None:
+        if self.query("#dose"):
+            self.refresh_check()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refresh_check()
+
+    def evaluate(self) -> tuple[PlanCheck | None, list[str]]:
+        running, drug = self.running, self.drug
+        assert running is not None and drug is not None
+        value = fp.parse_number(self.query_one("#dose", Input).value)
+        self.order = None
+        if value is None:
+            what = "volume" if self.unit == "mL" else "dose"
+            return None, [f"Enter the bolus {what} in {self.unit}"]
+        try:
+            self.order = BolusOrder(dose=value)
+        except ValidationError as exc:
+            return None, [str(e["msg"]) for e in exc.errors()]
+        check = check_bolus_order(self.order, running, drug)
+        return check, ["Not allowed: change the bolus"] if check.blocked else []
+
+    def refresh_check(self) -> None:
+        check, hints = self.evaluate()
+        self.check = check
+        plan = check.plan if check else None
+        result = self.query_one("#result", Static)
+        if plan is None or check is None:
+            result.update(Content.from_markup("[dim]= … mL (type the bolus)[/]"))
+        else:
+            result.update(Content.from_markup("$what = [reverse] $volume [/] at $rate, over "
+                                              "about $time", what=self._what(plan),
+                                              volume=f"{fmt(plan.vtbi_ml)} mL",
+                                              rate=fp.rate_text(plan.rate_ml_h),
+                                              time=fp.duration_text(plan.vtbi_ml,
+                                                                    plan.rate_ml_h)))
+        messages = check.problems() if check is not None and check.needs_confirmation else []
+        self.query_one(Confirmations).messages = tuple(messages)
+        self.query_one("#checks", Static).update(fp.check_lines(
+            check.checks if check else (), fp.extra_warnings(check) if check else (), hints,
+            skip=messages))
+        self.update_buttons()
+
+    def _what(self, plan: Plan) -> str:
+        bolus, weight = self.drug.bolus if self.drug else None, plan.weight_kg
+        if plan.dose is None or bolus is None or self.unit == "mL":
+            return "Bolus"
+        total = f" ({fmt(plan.dose * weight)} {bolus.dose_unit.amount} for {fmt(weight)} kg)" \
+            if bolus.dose_unit.per_kg and weight else ""
+        return f"Bolus {fmt(plan.dose)} {plan.dose_unit}{total}"
+
+    def action_confirm(self) -> None:
+        running, check, order = self.running, self.check, self.order
+        controller = self.ws.supervisor.controllers[self.letter]
+        if running is None or check is None or check.plan is None or order is None:
+            return
+        if controller.plan != running or not controller.infusing:
+            self.stale = True
+            self.set_error("The running program changed since this opened: close (Esc) and "
+                           "start again.")
+            self.update_buttons()
+            return
+        ws, letter, user, volume = self.ws, self.letter, self.user, check.plan.vtbi_ml
+
+        async def call() -> Plan:
+            return await ws.bolus(letter, order, confirm=check.needs_confirmation, user=user)
+
+        self.send(call, f"Sending the bolus ({fmt(volume)} mL) to channel {letter}… "
+                  "verifying read-back",
+                  lambda p: f"Channel {letter}: bolus of {fmt(p.vtbi_ml)} mL at "
+                            f"{fp.rate_text(p.rate_ml_h)} started")

@@ -1,0 +1,340 @@
+"""Program a channel: the form with live limit checks, then a full-size review before sending.
+
+The form never sends anything: ``ws.check`` recomputes the plan on every change, so the rate in
+mL/h, the dose in its unit and every limit are visible while typing. Only the review screen
+talks to the pump, after every soft limit and warning has been ticked.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import ValidationError
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
+
+from channels.druglib import Drug, fmt
+from channels.plan import Plan, PlanKind
+from channels.planning import InfusionOrder, PlanCheck
+from tui.screens import form_parts as fp
+from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from workstation.api import Workstation
+from workstation.vocabulary import EndAction
+
+END_OPTIONS = [("KVO: keep the vein open", EndAction.KVO), ("STOP the motor", EndAction.STOP),
+               ("CONTINUE at the same rate", EndAction.CONTINUE)]
+
+
+class ProgramScreen(FormScreen):
+    """Drug, concentration, weight, dose or rate, VTBI, end action (or callback): live check."""
+
+    AUTO_FOCUS = "#drug, #cancel"
+
+    BINDINGS: ClassVar[list[BindingType]] = [*FormScreen.BINDINGS,
+                                             Binding("enter", "review", "Review", show=False)]
+
+    def __init__(self, ws: Workstation, letter: str, *, user: str,
+                 kind: PlanKind = PlanKind.PRIMARY) -> None:
+        super().__init__()
+        self.ws, self.letter, self.user, self.kind = ws, letter, user, kind
+        self.drugs = {d.id: d for d in ws.care_area.drugs}
+        self.order: InfusionOrder | None = None
+        self.check: PlanCheck | None = None
+        self._vtbi_prefill = ""  # the VTBI we filled in: replaced when the container changes
+
+    @property
+    def secondary(self) -> bool:
+        return self.kind is PlanKind.SECONDARY
+
+    @property
+    def drug(self) -> Drug | None:
+        value = self.query_one("#drug", Select).value
+        return self.drugs.get(value) if isinstance(value, str) else None
+
+    @property
+    def by_dose(self) -> bool:
+        drug = self.drug
+        return drug is not None and str(drug.dose_unit) != "mL/h" and \
+            not self.query_one("#by-rate", RadioButton).value
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        snap = self.ws.channel(self.letter)
+        what = "Secondary infusion on" if self.secondary else "Program"
+        with Vertical(classes="form-dialog"):
+            yield Label(f"{what} channel {self.letter} · {snap.label}", classes="dialog-title")
+            if self.secondary and self.ws.config.channel(self.letter).kind == "syringe":
+                yield from self.close_only(f"Channel {self.letter} is a syringe module: it has "
+                                           "no secondary. Use a volumetric channel.")
+                return
+            yield Static(self._notice(), id="notice", classes="form-notice")
+            with VerticalScroll(classes="form-body"):
+                yield from self._fields()
+                yield Static("", id="result", classes="form-result")
+                yield Static("", id="checks", classes="form-checks")
+            with Vertical(classes="form-footer"):
+                yield from self.status_widgets()
+                with Horizontal(classes="form-buttons"):
+                    yield Button("Review (Enter)", id="review", variant="primary", disabled=True)
+                    yield Button("Cancel (Esc)", id="cancel")
+
+    def _fields(self) -> ComposeResult:
+        drugs = [(f"⚠ {d.name} (high alert)" if d.high_alert else d.name, d.id)
+                 for d in self.drugs.values()]
+        weight = self.ws.config.patient_weight_kg
+        yield form_row("Drug", Select(drugs, prompt="Choose the drug", id="drug", compact=True),
+                       row_id="row-drug")
+        yield form_row("Concentration", Select[int]([], prompt="Choose the concentration",
+                                                    id="concentration", compact=True),
+                       row_id="row-concentration")
+        yield form_row("Patient weight", Input("" if weight is None else fmt(weight),
+                                               restrict=fp.NUMBER, max_length=6, id="weight",
+                                               compact=True), "kg", row_id="row-weight")
+        yield form_row("Program by", RadioSet(fp.Choice("Dose", True, id="by-dose"),
+                                              fp.Choice("Rate (mL/h)", id="by-rate"),
+                                              id="mode"), row_id="row-mode")
+        yield form_row("Dose", Input(restrict=fp.NUMBER, max_length=8, id="dose", compact=True),
+                       row_id="row-dose", unit_id="dose-unit")
+        yield form_row("VTBI", Input(restrict=fp.NUMBER, max_length=7, id="vtbi", compact=True),
+                       "mL", row_id="row-vtbi")
+        if self.secondary:
+            yield form_row("Callback", fp.Tick("Alarm when the secondary is done",
+                                               id="callback"), row_id="row-callback")
+        else:
+            yield form_row("When VTBI is done", Select(END_OPTIONS, value=EndAction.KVO,
+                                                       allow_blank=False, id="end-action",
+                                                       compact=True), row_id="row-end")
+
+    def _notice(self) -> str:
+        snap = self.ws.channel(self.letter)
+        if not snap.online:
+            return f"Channel {self.letter} has no pump answering ({snap.state}): sending will " \
+                   "fail until it is back."
+        if self.secondary and snap.state not in ("INFUSING", "KVO"):
+            return "The primary is not running: a secondary starts only on top of a running " \
+                   "primary."
+        if not self.secondary and snap.state in ("INFUSING", "KVO", "PAUSED"):
+            return f"Channel {self.letter} runs {snap.drug or 'an infusion'}: this program " \
+                   "replaces it when started (5 Titrate changes only the dose)."
+        return ""
+
+    def on_mount(self) -> None:
+        if not self.query("#drug"):
+            return
+        self.query_one("#notice").display = bool(self._notice())
+        self._drug_changed()
+        # Live even when nobody types: a duplicate drug started elsewhere shows up here.
+        self.set_interval(1.0, self.refresh_check)
+
+    # -- reacting to the nurse -------------------------------------------------------------
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "drug":
+            self._drug_changed()
+        elif event.select.id == "concentration":
+            self._prefill_vtbi()
+        self.refresh_check()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        # A number typed as a dose must never silently become a rate, or the reverse.
+        self.query_one("#dose", Input).value = ""
+        self._mode_changed()
+        self.refresh_check()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refresh_check()
+
+    # Textual also runs FormScreen's handlers for these unless prevent_default() is called.
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.prevent_default()
+        self.refresh_check()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.prevent_default()
+        self.action_review()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        event.prevent_default()
+        if event.button.id == "review":
+            self.action_review()
+        elif event.button.id == "cancel":
+            self.action_cancel()
+
+    def _drug_changed(self) -> None:
+        drug = self.drug
+        concentration = self.query_one("#concentration", Select)
+        options = [(c.label, i) for i, c in enumerate(drug.concentrations)] if drug else []
+        concentration.set_options(options)
+        if len(options) == 1:
+            concentration.value = 0  # the only container: nothing to choose
+        dosed = drug is not None and str(drug.dose_unit) != "mL/h"
+        self.query_one("#row-weight").display = drug is not None and drug.needs_weight
+        self.query_one("#row-mode").display = dosed
+        by_dose = self.query_one("#by-dose", RadioButton)
+        by_dose.label = f"Dose ({drug.dose_unit})" if drug and dosed else "Dose"
+        by_dose.value = True  # a new drug starts by dose
+        self.query_one("#by-rate", RadioButton).value = False
+        self.query_one("#dose", Input).value = ""
+        self._prefill_vtbi()
+        self._mode_changed()
+
+    def _mode_changed(self) -> None:
+        drug, by_dose = self.drug, self.by_dose
+        self.query_one("#row-dose-label", Label).update("Dose" if by_dose else "Rate")
+        self.query_one("#dose-unit", Label).update(
+            str(drug.dose_unit) if by_dose and drug else "mL/h")
+
+    def _prefill_vtbi(self) -> None:
+        """The container's volume, unless the nurse typed another VTBI."""
+        vtbi = self.query_one("#vtbi", Input)
+        if vtbi.value not in ("", self._vtbi_prefill):
+            return
+        drug, index = self.drug, self.query_one("#concentration", Select).value
+        volume = fmt(drug.concentrations[index].volume_ml) \
+            if drug and isinstance(index, int) and index < len(drug.concentrations) else ""
+        vtbi.value = self._vtbi_prefill = volume
+
+    # -- live check ------------------------------------------------------------------------
+    def build_order(self) -> tuple[InfusionOrder | None, list[str]]:
+        """The order on the form, or what is still missing."""
+        drug = self.drug
+        if drug is None:
+            return None, ["Choose the drug"]
+        missing = []
+        index = self.query_one("#concentration", Select).value
+        if not isinstance(index, int):
+            missing.append("Choose the concentration (the container in your hand)")
+        weight = None
+        if drug.needs_weight:
+            weight = fp.parse_number(self.query_one("#weight", Input).value)
+            if weight is None:
+                missing.append("Enter the patient's weight in kg")
+        value = fp.parse_number(self.query_one("#dose", Input).value)
+        if value is None:
+            missing.append(f"Enter the dose in {drug.dose_unit}" if self.by_dose
+                           else "Enter the rate in mL/h")
+        vtbi = fp.parse_number(self.query_one("#vtbi", Input).value)
+        if vtbi is None:
+            missing.append("Enter the VTBI in mL")
+        if missing or value is None or vtbi is None or not isinstance(index, int):
+            return None, missing
+        end = EndAction.KVO if self.secondary else self.query_one("#end-action", Select).value
+        try:
+            order = InfusionOrder(
+                drug_id=drug.id, concentration=index, vtbi_ml=vtbi, weight_kg=weight,
+                dose=value if self.by_dose else None,
+                rate_ml_h=None if self.by_dose else value,
+                end_action=end if isinstance(end, EndAction) else EndAction.KVO,
+                callback=self.secondary and self.query_one("#callback", Checkbox).value)
+        except ValidationError as exc:
+            return None, [str(e["msg"]) for e in exc.errors()]
+        return order, []
+
+    def refresh_check(self) -> None:
+        if not self.is_mounted or not self.query("#drug"):
+            return
+        order, hints = self.build_order()
+        check = self.ws.check(self.letter, order, kind=self.kind) if order else None
+        self.order, self.check = order, check
+        typed = fp.parse_number(self.query_one("#dose", Input).value)
+        self.query_one("#result", Static).update(
+            fp.live_result(check.plan if check else None, by_dose=self.by_dose, typed=typed))
+        if check is not None and check.blocked:
+            hints.append("Not allowed: change the values above")
+        elif check is not None and check.needs_confirmation:
+            hints.append("You will confirm each warning on the review screen")
+        self.query_one("#checks", Static).update(fp.check_lines(
+            check.checks if check else (), fp.extra_warnings(check) if check else (), hints))
+        drug = self.drug
+        self.query_one(".form-dialog").set_class(bool(drug and drug.high_alert), "-high-alert")
+        self.update_buttons()
+
+    def update_buttons(self) -> None:
+        blocked = self.check is None or self.check.blocked
+        self.query_one("#review", Button).disabled = blocked or self.busy
+
+    def action_review(self) -> None:
+        if not self.query("#review"):
+            return
+        self.refresh_check()
+        if self.order is None or self.check is None or self.check.blocked:
+            self.app.bell()
+            return
+        # Hidden under the review: one dialog at a time, the channels and alarms behind it.
+        self.query_one(".form-dialog").styles.visibility = "hidden"
+        self.app.push_screen(ReviewScreen(self.ws, self.letter, self.order, kind=self.kind,
+                                          user=self.user), self._reviewed)
+
+    def _reviewed(self, plan: Plan | None) -> None:
+        if plan is not None:
+            self.dismiss(plan)
+            return
+        self.query_one(".form-dialog").styles.visibility = "visible"
+
+
+class ReviewScreen(FormScreen):
+    """The whole plan, large, with a tick per soft limit or warning; sends and verifies."""
+
+    # The first box to tick, else the send button (so Enter starts), else Back.
+    AUTO_FOCUS = "Tick, #confirm, #cancel"
+
+    def __init__(self, ws: Workstation, letter: str, order: InfusionOrder, *,
+                 kind: PlanKind, user: str) -> None:
+        super().__init__()
+        self.ws, self.letter, self.order, self.kind, self.user = ws, letter, order, kind, user
+        self.check: PlanCheck | None = ws.check(letter, order, kind=kind)
+
+    def compose(self) -> ComposeResult:
+        check, snap = self.check, self.ws.channel(self.letter)
+        assert check is not None  # set in __init__
+        plan = check.plan
+        action = "Confirm and start" + (" secondary" if self.kind is PlanKind.SECONDARY else "")
+        alert = plan is not None and plan.high_alert
+        with Vertical(classes="form-dialog" + (" -high-alert" if alert else "")):
+            yield Label(f"Review: channel {self.letter} · {snap.label}", classes="dialog-title")
+            if plan is None or check.blocked:
+                yield from self.close_only("Not allowed: " + "; ".join(check.problems()))
+                return
+            with VerticalScroll(classes="form-body"):
+                yield Static(plan.drug_name + ("   ⚠ HIGH-ALERT DRUG" if alert else ""),
+                             id="review-drug", classes="review-drug")
+                yield Static(plan.concentration, id="review-concentration")
+                yield fp.big_numbers(plan)
+                yield Static(fp.plan_details(plan), id="review-details")
+                # Each soft limit or warning is a tick box stating it; nothing else to read.
+                messages = check.problems() if check.needs_confirmation else []
+                if not messages:
+                    yield Static(fp.check_lines([], hints=["Within every drug-library limit"]))
+                confirmations = Confirmations()
+                confirmations.set_reactive(Confirmations.messages, tuple(messages))
+                yield confirmations
+            yield from self.footer(action, "Back (Esc)", ready=not messages)
+
+    def on_mount(self) -> None:
+        self.update_buttons()
+
+    def action_confirm(self) -> None:
+        now, then = self.ws.check(self.letter, self.order, kind=self.kind), self.check
+        if then is None or now.plan != then.plan or now.problems() != then.problems():
+            # Another channel started the same drug, say: what was ticked is not what is true.
+            self.stale = True
+            self.set_error("The checks changed since this review opened: go back (Esc) and "
+                           "review again.")
+            self.update_buttons()
+            return
+        ws, letter, order, user = self.ws, self.letter, self.order, self.user
+        confirm = now.needs_confirmation
+
+        async def call() -> Plan:
+            if self.kind is PlanKind.SECONDARY:
+                return await ws.secondary(letter, order, confirm=confirm, user=user)
+            plan = await ws.program(letter, order, confirm=confirm, user=user)
+            self.set_status(f"Read-back verified. Starting channel {letter}…")
+            await ws.start(letter, user=user)
+            return plan
+
+        self.send(call, f"Sending to channel {letter}… verifying read-back",
+                  lambda p: f"Channel {letter} started: {p.drug_name} {fp.rate_and_dose(p)}")

@@ -1,0 +1,171 @@
+"""Titrate the running infusion: one new dose (or rate), shown old -> new in both units.
+
+Everything else of the running plan (drug, concentration, weight, VTBI, end action) is kept, as
+``ws.titrate`` does. A change to more than twice or less than half the current rate needs its
+own tick, like a soft limit: 0.15 keyed as 1.5 is exactly that.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Input, Label, Static
+
+from channels.druglib import fmt
+from channels.plan import Plan
+from channels.planning import InfusionOrder, PlanCheck
+from tui.screens import form_parts as fp
+from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from workstation.api import Workstation
+
+LARGE_CHANGE = 2.0  # new rate above 2x or below 1/2 of the current one
+
+
+class TitrateScreen(FormScreen):
+    AUTO_FOCUS = "#dose, #cancel"
+
+    def __init__(self, ws: Workstation, letter: str, *, user: str) -> None:
+        super().__init__()
+        self.ws, self.letter, self.user = ws, letter, user
+        self.running, self.drug, self.why_not = fp.running_infusion(ws, letter, "titrate")
+        self.large_change = ""  # the large-change warning, when there is one
+        self.unchanged = False  # the new value gives the rate running now
+
+    @property
+    def ready(self) -> bool:
+        return super().ready and not self.unchanged
+
+    @property
+    def by_dose(self) -> bool:
+        return self.running is not None and self.running.dose_unit != "mL/h" and \
+            self.running.dose is not None
+
+    @property
+    def unit(self) -> str:
+        return self.running.dose_unit if self.running and self.by_dose else "mL/h"
+
+    def compose(self) -> ComposeResult:
+        snap = self.ws.channel(self.letter)
+        running = self.running
+        with Vertical(classes="form-dialog"):
+            yield Label(f"Titrate channel {self.letter} · {snap.label}", classes="dialog-title")
+            if running is None or self.drug is None:
+                yield from self.close_only(self.why_not)
+                return
+            with VerticalScroll(classes="form-body"):
+                alert = "   ⚠ HIGH-ALERT DRUG" if running.high_alert else ""
+                yield Static(f"{running.drug_name}{alert}", classes="review-drug")
+                yield Static(running.concentration)
+                weight = f" for {fmt(running.weight_kg)} kg" if running.weight_kg else ""
+                yield Static(f"Now: {fp.rate_and_dose(running)}{weight}", id="now",
+                             classes="form-result")
+                label = "New dose" if self.by_dose else "New rate"
+                yield form_row(label, Input(restrict=fp.NUMBER, max_length=8, id="dose",
+                                            compact=True), self.unit, row_id="row-dose")
+                yield Static("", id="result", classes="form-result")
+                yield Confirmations()
+                yield Static("", id="checks", classes="form-checks")
+            yield from self.footer("Titrate (Enter)")
+
+    def on_mount(self) -> None:
+        if self.query("#dose"):
+            self.refresh_check()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refresh_check()
+
+    def order(self, value: float) -> InfusionOrder:
+        """The order ``ws.titrate`` will send: the running plan with the new dose or rate."""
+        running, drug = self.running, self.drug
+        assert running is not None and drug is not None
+        labels = [c.label for c in drug.concentrations]
+        return InfusionOrder(
+            drug_id=running.drug_id, dose=value if self.by_dose else None,
+            rate_ml_h=None if self.by_dose else value, vtbi_ml=running.vtbi_ml,
+            weight_kg=running.weight_kg, end_action=running.end_action,
+            kvo_ml_h=running.kvo_ml_h, occlusion_mmhg=running.occlusion_mmhg,
+            concentration=labels.index(running.concentration)
+            if running.concentration in labels else 0)
+
+    def evaluate(self) -> tuple[PlanCheck | None, list[str]]:
+        """The check of the typed value, and hints on what is missing or wrong."""
+        value = fp.parse_number(self.query_one("#dose", Input).value)
+        if value is None:
+            return None, [f"Enter the new {'dose' if self.by_dose else 'rate'} in {self.unit}"]
+        try:
+            check = self.ws.check(self.letter, self.order(value))
+        except ValidationError as exc:
+            return None, [str(e["msg"]) for e in exc.errors()]
+        if check.blocked:
+            return check, ["Not allowed: change the value"]
+        return check, []
+
+    def refresh_check(self) -> None:
+        check, hints = self.evaluate()
+        running = self.running
+        assert running is not None
+        self.check, self.large_change = check, ""
+        plan = check.plan if check else None
+        result = self.query_one("#result", Static)
+        if plan is None:
+            result.update(Content.from_markup("[dim]New: … (type the new value)[/]"))
+        else:
+            text = f"{running.rate_ml_h:.1f} → {fp.rate_text(plan.rate_ml_h)}"
+            if self.by_dose and running.dose is not None and plan.dose is not None:
+                old, new = fp.pair(running.dose, plan.dose)
+                text = f"{old} → {new} {plan.dose_unit} = {text}"
+            result.update(Content.from_markup("New: [reverse] $text [/]", text=text))
+            if plan.rate_ml_h == running.rate_ml_h:
+                hints.append("Same rate as now: nothing would change")
+            self.large_change = self._large_change(running.rate_ml_h, plan.rate_ml_h)
+        warnings = (fp.extra_warnings(check) if check else []) + \
+            ([self.large_change] if self.large_change else [])
+        messages: list[str] = []
+        if check is not None and not check.blocked:
+            messages = (check.problems() if check.needs_confirmation else []) + \
+                ([self.large_change] if self.large_change else [])
+        self.query_one(Confirmations).messages = tuple(messages)
+        self.query_one("#checks", Static).update(
+            fp.check_lines(check.checks if check else (), warnings, hints, skip=messages))
+        self.unchanged = plan is not None and plan.rate_ml_h == running.rate_ml_h
+        self.update_buttons()
+
+    @staticmethod
+    def _large_change(old: float, new: float) -> str:
+        if old <= 0:
+            return ""
+        rates = f"{fp.rate_text(old)} → {fp.rate_text(new)}"
+        if new > old * LARGE_CHANGE:
+            return f"Large change: {rates} is more than twice the current rate"
+        if new < old / LARGE_CHANGE:
+            return f"Large change: {rates} is less than half the current rate"
+        return ""
+
+    def action_confirm(self) -> None:
+        running, check = self.running, self.check
+        controller = self.ws.supervisor.controllers[self.letter]
+        if running is None or check is None or check.plan is None:
+            return
+        if controller.plan != running or not controller.infusing:
+            self.stale = True
+            self.set_error("The running program changed since this opened: close (Esc) and "
+                           "titrate again.")
+            self.update_buttons()
+            return
+        ws, letter, user, plan = self.ws, self.letter, self.user, check.plan
+        value = fp.parse_number(self.query_one("#dose", Input).value)
+        if self.large_change:
+            # Not a library limit, so the API does not log it: the audit trail needs it.
+            ws.supervisor.record_user_action(f"{letter}: confirmed {self.large_change}",
+                                             user=user)
+
+        async def call() -> Plan:
+            return await ws.titrate(letter, dose=value if self.by_dose else None,
+                                    rate_ml_h=None if self.by_dose else value,
+                                    confirm=check.needs_confirmation, user=user)
+
+        self.send(call, f"Sending {fp.rate_and_dose(plan)} to channel {letter}… verifying "
+                  "read-back, then applying without a pause",
+                  lambda p: f"Channel {letter} titrated to {fp.rate_and_dose(p)}")
