@@ -35,6 +35,8 @@ ALLOWED_WHEN_LOCKED = {"audio_pause", "help", "lock", "move"}
 class InfusionApp(App[None]):
     CSS_PATH = Path(__file__).with_name("styles.tcss")
     TITLE = "ICU infusion workstation"
+    # The footer shows what a nurse needs under alarm load; the rest is in the action menu
+    # (Enter) and the help (?).
     BINDINGS = [
         Binding("space", "audio_pause", "Audio pause", priority=True),
         Binding("enter", "menu", "Actions"),
@@ -42,20 +44,20 @@ class InfusionApp(App[None]):
         Binding("f3,2", "start", "Start"),
         Binding("f4,3", "pause", "Pause"),
         Binding("f5,4", "stop", "Stop"),
-        Binding("f6,5", "titrate", "Titrate"),
-        Binding("f7,6", "bolus", "Bolus"),
-        Binding("f8,7", "secondary", "Secondary"),
+        Binding("f6,5", "titrate", "Titrate", show=False),
+        Binding("f7,6", "bolus", "Bolus", show=False),
+        Binding("f8,7", "secondary", "Secondary", show=False),
         Binding("f9,8", "acknowledge", "Acknowledge"),
         Binding("up", "move('up')", "Up", show=False),
         Binding("down", "move('down')", "Down", show=False),
         Binding("left", "move('left')", "Left", show=False),
         Binding("right", "move('right')", "Right", show=False),
         Binding("ctrl+k", "lock", "Lock"),
-        Binding("ctrl+o", "log", "Event log"),
-        Binding("ctrl+d", "diagnostics", "Diagnostics"),
-        Binding("ctrl+f", "simulator", "Simulate fault"),
+        Binding("ctrl+o", "log", "Event log", show=False),
+        Binding("ctrl+d", "diagnostics", "Diagnostics", show=False),
+        Binding("ctrl+f", "simulator", "Simulate fault", show=False),
         Binding("question_mark", "help", "Help"),
-        Binding("ctrl+q", "quit_app", "Quit", priority=True),
+        Binding("ctrl+q", "quit_app", "Quit", priority=True, show=False),
     ]
 
     def __init__(self, ws: Workstation, *, racks: list[PumpRack] | None = None,

@@ -81,7 +81,7 @@ class UiConfig(_Model):
     pin: str = Field(default="1234", pattern=r"^[0-9]{4,8}$")  # change it: demo default
     relock_s: float = Field(default=300.0, ge=30.0, le=3600.0)  # Alaris: 5 min
     bell: bool = True  # the terminal bell follows the audible alarm state
-    repaint_hz: float = Field(default=4.0, ge=1.0, le=10.0)
+    repaint_hz: float = Field(default=2.0, ge=1.0, le=4.0)  # alarms are drawn at once anyway
 
 
 class TelemetryConfig(_Model):

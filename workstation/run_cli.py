@@ -71,16 +71,16 @@ async def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     async with Workstation(config) as ws:
-        await _present(ws, args, racks=None)
-    return 0
+        return await _present(ws, args, racks=None)
 
 
-async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> None:
-    """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration."""
+async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> int:
+    """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration.
+    Returns the exit status: non-zero when the UI crashed."""
     if args.headless:
         await run_headless(ws, _stop_event(), duration=args.duration or None,
                            status_every_s=args.status_every)
-        return
+        return 0
     from tui.app import InfusionApp
 
     app = InfusionApp(ws, racks=racks, bell=False if args.no_bell else None,
@@ -88,6 +88,10 @@ async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> None:
     if args.duration:
         asyncio.get_running_loop().call_later(args.duration, app.exit)
     await app.run_async()
+    if app.return_code:
+        print(f"icu-ws: the terminal UI stopped with an error (status {app.return_code}); "
+              "the pumps keep running", file=sys.stderr)
+    return app.return_code or 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,8 +108,7 @@ async def _demo(args: argparse.Namespace) -> int:
         if not args.idle:
             for problem in await start_demo_infusions(ws):
                 print(f"icu-ws demo: {problem}", file=sys.stderr)
-        await _present(ws, args, racks=racks)
-    return 0
+        return await _present(ws, args, racks=racks)
 
 
 def demo(args: argparse.Namespace) -> int:

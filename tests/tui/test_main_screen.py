@@ -21,3 +21,19 @@ async def test_letters_and_arrows_select_a_channel(ui: UiBench) -> None:
     assert ui.app.grid.selected == "B"
     await ui.pilot.press("down")  # one row down: as many cards on as there are columns
     assert ui.app.grid.selected == ui.ws.letters[min(1 + ui.app.grid.columns, 3)]
+
+
+async def test_space_pauses_audio_even_in_the_pin_dialog(ui: UiBench) -> None:
+    from pumps.module import Fault
+    from tui.screens.dialogs import PinScreen
+    from workstation.alarms import AudioState
+
+    ui.module("B").inject(Fault.BATTERY_LOW)
+    await ui.until(lambda: ui.ws.indicator().audio is AudioState.ON, what="battery alarm")
+    await ui.pilot.press("ctrl+k")  # lock
+    await ui.pilot.press("ctrl+k")  # the PIN dialog opens
+    await ui.until(lambda: isinstance(ui.app.screen, PinScreen), what="PIN dialog")
+    await ui.pilot.press("space")
+    assert ui.ws.indicator().audio is AudioState.PAUSED
+    await ui.pilot.press(*ui.ws.config.ui.pin, "enter")
+    await ui.until(lambda: not ui.app.locked, what="unlocked")

@@ -17,6 +17,7 @@ from channels.plan import Plan
 from channels.planning import BolusOrder, PlanCheck, check_bolus_order
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 
 
@@ -66,7 +67,7 @@ class BolusScreen(FormScreen):
                 # A dose in the bolus unit; for an mL unit that is a volume, still checked
                 # against the maximum (a volume order would skip it, see check_bolus_order).
                 label = "Bolus volume" if self.unit == "mL" else "Bolus dose"
-                yield form_row(label, Input(restrict=fp.NUMBER, max_length=8, id="dose",
+                yield form_row(label, SpaceSafeInput(restrict=fp.NUMBER, max_length=8, id="dose",
                                             compact=True), self.unit, row_id="row-dose")
                 yield Static("", id="result", classes="form-result")
                 yield Confirmations()

@@ -10,6 +10,8 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.widgets.inputs import SpaceSafeInput
+
 ACTIONS = [("program", "1 Program"), ("start", "2 Start"), ("pause", "3 Pause"),
            ("stop", "4 Stop"), ("titrate", "5 Titrate"), ("bolus", "6 Bolus"),
            ("secondary", "7 Secondary"), ("acknowledge", "8 Acknowledge")]
@@ -53,7 +55,7 @@ class PinScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Unlock: enter the PIN", classes="dialog-title")
-            yield Input(password=True, id="pin", placeholder="PIN", restrict=r"[0-9]*",
+            yield SpaceSafeInput(password=True, id="pin", placeholder="PIN", restrict=r"[0-9]*",
                         max_length=8)
             yield Static("", id="pin-error", classes="error")
 

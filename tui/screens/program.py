@@ -20,6 +20,7 @@ from channels.plan import Plan, PlanKind
 from channels.planning import InfusionOrder, PlanCheck
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 from workstation.vocabulary import EndAction
 
@@ -89,15 +90,17 @@ class ProgramScreen(FormScreen):
         yield form_row("Concentration", Select[int]([], prompt="Choose the concentration",
                                                     id="concentration", compact=True),
                        row_id="row-concentration")
-        yield form_row("Patient weight", Input("" if weight is None else fmt(weight),
+        yield form_row("Patient weight", SpaceSafeInput("" if weight is None else fmt(weight),
                                                restrict=fp.NUMBER, max_length=6, id="weight",
                                                compact=True), "kg", row_id="row-weight")
         yield form_row("Program by", RadioSet(fp.Choice("Dose", True, id="by-dose"),
                                               fp.Choice("Rate (mL/h)", id="by-rate"),
                                               id="mode"), row_id="row-mode")
-        yield form_row("Dose", Input(restrict=fp.NUMBER, max_length=8, id="dose", compact=True),
+        yield form_row("Dose", SpaceSafeInput(restrict=fp.NUMBER, max_length=8, id="dose",
+                                              compact=True),
                        row_id="row-dose", unit_id="dose-unit")
-        yield form_row("VTBI", Input(restrict=fp.NUMBER, max_length=7, id="vtbi", compact=True),
+        yield form_row("VTBI", SpaceSafeInput(restrict=fp.NUMBER, max_length=7, id="vtbi",
+                                              compact=True),
                        "mL", row_id="row-vtbi")
         if self.secondary:
             yield form_row("Callback", fp.Tick("Alarm when the secondary is done",

@@ -18,6 +18,7 @@ from channels.plan import Plan
 from channels.planning import InfusionOrder, PlanCheck
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 
 LARGE_CHANGE = 2.0  # new rate above 2x or below 1/2 of the current one
@@ -62,7 +63,7 @@ class TitrateScreen(FormScreen):
                 yield Static(f"Now: {fp.rate_and_dose(running)}{weight}", id="now",
                              classes="form-result")
                 label = "New dose" if self.by_dose else "New rate"
-                yield form_row(label, Input(restrict=fp.NUMBER, max_length=8, id="dose",
+                yield form_row(label, SpaceSafeInput(restrict=fp.NUMBER, max_length=8, id="dose",
                                             compact=True), self.unit, row_id="row-dose")
                 yield Static("", id="result", classes="form-result")
                 yield Confirmations()

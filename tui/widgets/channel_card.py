@@ -105,18 +105,26 @@ class ChannelCard(Widget):
         self.snapshot: ChannelSnapshot | None = None
         self.selected = False
         self.flash_on = True
+        self._text: Text | None = None  # what is on screen now
 
     def show(self, snap: ChannelSnapshot, *, selected: bool, flash_on: bool) -> None:
-        flashing = snap.alarm_marker in ("***", "**")
-        if snap == self.snapshot and selected == self.selected and \
-                (not flashing or flash_on == self.flash_on):
-            return  # nothing visible changed: no repaint
+        """Redraw only when the rendered text changed: values that are not shown (or not
+        shown at this width) cost nothing."""
         self.snapshot, self.selected, self.flash_on = snap, selected, flash_on
+        text = render_card(snap, self.size.width, selected=selected, flash_on=flash_on)
+        if self._text is not None and text == self._text:
+            return
+        self._text = text
         self.set_class(selected, "-selected")
         self.refresh()
+
+    def on_resize(self) -> None:
+        self._text = None  # a new width: render again
 
     def render(self) -> Text:
         if self.snapshot is None:
             return Text(f" {self.letter} …", style="dim")
-        return render_card(self.snapshot, self.size.width, selected=self.selected,
-                           flash_on=self.flash_on)
+        if self._text is None:
+            self._text = render_card(self.snapshot, self.size.width, selected=self.selected,
+                                     flash_on=self.flash_on)
+        return self._text

@@ -1,0 +1,129 @@
+"""The real ``icu-ws demo`` in a real terminal (tmux): cards, help, a simulated occlusion, quit.
+
+A private tmux server (``-L`` with a unique socket name) runs one 100x30 session; the test types
+the command into its shell, reads the screen with ``capture-pane -p`` and presses keys with
+``send-keys``. The server is always killed at the end, and the demo with it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXITED = "DEMO-EXITED-"
+
+
+class Terminal:
+    def __init__(self, tmux: str, name: str) -> None:
+        self.tmux, self.name = tmux, name
+
+    def run(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run([self.tmux, "-L", self.name, *args], capture_output=True,
+                              text=True, timeout=10, check=check)
+        return done.stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", "-t", self.name, *(["-l"] if literal else []), *keys)
+        time.sleep(0.3)  # a lone Escape must not merge with the next key into alt+key
+
+    def forget_socket(self) -> None:
+        """kill-server leaves the socket file behind: remove ours."""
+        folder = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+        (folder / self.name).unlink(missing_ok=True)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.name, check=False)
+
+    def wait(self, what: str, ready: Callable[[str], bool], timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if ready(screen):
+                return screen
+            if exited(screen):
+                raise AssertionError(f"the demo ended while waiting for {what}:\n{screen}")
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}; screen:\n{screen}")
+
+
+def exited(screen: str) -> bool:
+    """The shell printed the demo's exit status (the typed command line holds only ``$?``)."""
+    return EXITED in screen.replace(f"{EXITED}$?", "")
+
+
+def demo_pids(marker: str) -> list[int]:
+    """Our demo process(es): the only ones whose command line holds our unique event log."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline and "workstation.cli" in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+def all_cards(screen: str) -> bool:
+    return "INFUSING" in screen and all(re.search(rf"(?m)(^| ){letter}  \S", screen)
+                                        for letter in "ABCD")
+
+
+def test_demo_in_tmux(tmp_path: Path) -> None:
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not on PATH (scripts/test.sh installs it)")
+    name = f"icu-views-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / f"{name}.db"
+    term = Terminal(tmux, name)
+    command = (f"{shlex.quote(sys.executable)} -m workstation.cli demo --channels 4 --speed 30 "
+               f"--no-bell --event-log {shlex.quote(str(log))}; echo {EXITED}$?")
+    try:
+        term.run("new-session", "-d", "-s", name, "-x", "100", "-y", "30", "-c", str(ROOT))
+        term.keys(command, "Enter")
+        term.wait("four channel cards and INFUSING", all_cards, timeout=40)
+        assert demo_pids(str(log)), "the demo process is not running"
+
+        term.keys("?")
+        term.wait("the help", lambda s: "Keys" in s and "Acknowledge" in s)
+        term.keys("Escape")
+        term.wait("help closed", lambda s: "Select a channel" not in s and all_cards(s))
+
+        term.keys("C-f")
+        term.wait("the simulator", lambda s: "Simulate a fault on channel A" in s)
+        term.keys("a")  # a  Occlusion on
+        term.wait("a HIGH alarm (***) on A", lambda s: "*** A" in s)
+        term.keys("Escape")
+        term.wait("simulator closed", lambda s: "Simulate a fault" not in s)
+
+        term.keys("Space")
+        term.wait("AUDIO PAUSED", lambda s: "AUDIO PAUSED" in s)
+
+        term.keys("C-q")
+        term.wait("the quit question", lambda s: "Quit the workstation?" in s)
+        term.keys("y")
+        screen = term.wait("the demo to exit", exited)
+        assert f"{EXITED}0" in screen, screen
+        deadline = time.monotonic() + 5
+        while demo_pids(str(log)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not demo_pids(str(log)), "the demo process is still running"
+    finally:
+        term.run("kill-server", check=False)
+        term.forget_socket()
+        for pid in demo_pids(str(log)):  # only ours: the command line holds our unique log
+            os.kill(pid, signal.SIGKILL)

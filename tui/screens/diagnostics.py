@@ -1,0 +1,176 @@
+"""Diagnostics for the biomedical technician: the modules seen on each bus, and each bus's counters.
+
+Refreshed once a second; only cells whose text changed are redrawn. The receive rate is the
+difference of accepted frames between two refreshes over the (monotonic) time between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.screens.event_log import BANNER_S, BLOCKED_KEYS, VIEWS_CSS, mirror_alarms
+from tui.widgets.alarm_banner import AlarmBanner
+from workstation.api import Workstation
+from workstation.link import CanLink
+from workstation.registry import ModuleInfo
+
+REFRESH_S = 1.0
+ERROR_KINDS = ("crc", "counter", "length", "range", "foreign")
+MODULE_COLUMNS = (("bus", "bus"), ("slot", "slot"), ("ch", "channel"), ("kind", "kind"),
+                  ("serial", "serial"), ("firmware", "firmware"), ("state", "state"),
+                  ("online", "online"), ("last seen", "age"))
+# Short headings: the whole row fits 100 columns. rx = frames accepted; crc..foreign, other =
+# frames rejected by kind; resync = BOOT heartbeats that restarted a node's counter check.
+BUS_COLUMNS = (("bus", "bus"), ("interface/channel", "where"), ("open", "open"),
+               ("rx", "rx"), ("rx/s", "rate"), ("tx", "tx"), ("tx err", "tx_err"),
+               *((k, k) for k in ERROR_KINDS), ("other", "other"), ("resync", "resyncs"),
+               ("handler", "handler"), ("bus fail", "failures"))
+
+Cell = str | Text
+
+
+def _count(value: int, *, bad: bool = False) -> Text:
+    """Right-aligned; error counters in bold red once they are not zero."""
+    return Text(str(value), style="bold red" if bad and value else "", justify="right")
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds:.1f} s ago" if seconds < 60 else f"{int(seconds // 60)} min ago"
+
+
+def module_cells(info: ModuleInfo, letter: str, now: float) -> tuple[Cell, ...]:
+    online = Text("yes", style="green") if info.online else Text("NO", style="bold red")
+    return (info.bus, Text(str(info.node), justify="right"), letter, info.kind.name.lower(),
+            str(info.serial), info.firmware, info.state.name, online,
+            _age(max(0.0, now - info.last_seen)))
+
+
+def missing_cells(bus: str, slot: int, letter: str) -> tuple[Cell, ...]:
+    """A configured channel whose module never sent a heartbeat."""
+    return (bus, Text(str(slot), justify="right"), letter, "-", "-", "-", "-",
+            Text("never seen", style="bold red"), "-")
+
+
+def bus_cells(name: str, link: CanLink, rate: float | None) -> tuple[Cell, ...]:
+    s = link.stats
+    other = sum(n for kind, n in s.rx.errors.items() if kind not in ERROR_KINDS)
+    is_open = Text("yes", style="green") if link.is_open else Text("NO", style="bold red")
+    where = f"{link.settings.interface}/{link.settings.channel}"
+    return (name, where, is_open, _count(s.rx.accepted),
+            Text("-" if rate is None else f"{rate:.1f}", justify="right"),
+            _count(s.tx.frames), _count(s.tx.errors, bad=True),
+            *(_count(s.rx.errors[k], bad=True) for k in ERROR_KINDS), _count(other, bad=True),
+            _count(s.rx.resyncs), _count(s.handler_errors, bad=True),
+            _count(s.bus_failures, bad=True))
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def put_rows(table: DataTable[Cell], columns: Sequence[tuple[str, str]],
+             rows: dict[str, tuple[Cell, ...]]) -> None:
+    """Show ``rows`` (by key, in order): update changed cells, rebuild if the rows changed."""
+    if [k.value for k in table.rows] != list(rows):
+        table.clear()
+        for key, cells in rows.items():
+            table.add_row(*cells, key=key)
+        return
+    for key, cells in rows.items():
+        old = table.get_row(key)
+        for (_, column), new, was in zip(columns, cells, old, strict=True):
+            if _plain(new) != _plain(was):
+                table.update_cell(key, column, new, update_width=True)
+
+
+class DiagnosticsScreen(Screen[None]):
+    """Modules and buses, 1 Hz; Esc or q closes."""
+
+    CSS_PATH = VIEWS_CSS
+    BINDINGS = [
+        Binding("escape,q,ctrl+d", "close", "Close"),
+        Binding(BLOCKED_KEYS, "blocked", show=False),
+    ]
+
+    def __init__(self, ws: Workstation) -> None:
+        super().__init__(classes="view")
+        self.ws = ws
+        self.banner = AlarmBanner()
+        self.modules: DataTable[Cell] = DataTable(id="diag-modules", cursor_type="row",
+                                                  zebra_stripes=True)
+        self.buses: DataTable[Cell] = DataTable(id="diag-buses", cursor_type="row",
+                                                zebra_stripes=True)
+        self._previous: dict[str, tuple[float, int]] = {}  # bus -> (monotonic, accepted)
+        self.rates: dict[str, float | None] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.banner
+        yield Static("Modules", classes="view-title")
+        yield self.modules
+        yield Static("Buses", classes="view-title")
+        yield self.buses
+        yield Static("", id="diag-status", classes="view-status")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for label, key in MODULE_COLUMNS:
+            self.modules.add_column(label, key=key)
+        for label, key in BUS_COLUMNS:
+            self.buses.add_column(label, key=key)
+        self.refresh_tables()
+        self.modules.focus()
+        mirror_alarms(self.banner, self.ws, self.app)
+        self.set_interval(REFRESH_S, self.refresh_tables)
+        self.set_interval(BANNER_S, self._banner_tick)
+
+    def _banner_tick(self) -> None:
+        mirror_alarms(self.banner, self.ws, self.app)
+
+    def _letters(self) -> dict[tuple[str, int], str]:
+        return {(c.bus, c.slot): c.letter for c in self.ws.config.channels}
+
+    def module_rows(self) -> dict[str, tuple[Cell, ...]]:
+        sup = self.ws.supervisor
+        now = sup.clock()
+        letters = self._letters()
+        rows = {f"{bus}/{node}": module_cells(info, letters.get((bus, node), ""), now)
+                for (bus, node), info in sorted(sup.registry.modules.items())}
+        for (bus, slot), letter in sorted(letters.items()):
+            if f"{bus}/{slot}" not in rows:
+                rows[f"{bus}/{slot}"] = missing_cells(bus, slot, letter)
+        return rows
+
+    def bus_rows(self) -> dict[str, tuple[Cell, ...]]:
+        now = time.monotonic()
+        rows = {}
+        for name, link in self.ws.supervisor.links.items():
+            accepted = link.stats.rx.accepted
+            before = self._previous.get(name)
+            if before is not None and now > before[0]:
+                self.rates[name] = (accepted - before[1]) / (now - before[0])
+            self._previous[name] = (now, accepted)
+            rows[name] = bus_cells(name, link, self.rates.get(name))
+        return rows
+
+    def refresh_tables(self) -> None:
+        modules = self.module_rows()
+        put_rows(self.modules, MODULE_COLUMNS, modules)
+        put_rows(self.buses, BUS_COLUMNS, self.bus_rows())
+        online = sum(1 for i in self.ws.supervisor.registry.modules.values() if i.online)
+        errors = sum(self.ws.supervisor.frame_errors.values())
+        self.query_one("#diag-status", Static).update(
+            f"{online} of {len(modules)} modules online · {errors} bad frames received · "
+            f"refreshed every {REFRESH_S:g} s")
+
+    def action_blocked(self) -> None:
+        self.notify("Close this view (Esc) to act on a channel", timeout=3)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
