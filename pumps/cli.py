@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from typing import Any
 
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
 from workstation.link import BusSettings
+from workstation.shutdown import stop_on_signals
 from workstation.vocabulary import ModuleKind
 
 HELP = "run simulated pump modules (volumetric or syringe) on a CAN bus"
@@ -98,10 +98,7 @@ async def serve(args: argparse.Namespace) -> int:
         raise SystemExit("icu-ws pump: each --node slot may be given once")
     modules = [SimulatedModule(node, kind) for node, kind in nodes]
     settings = BusSettings(args.interface, args.channel, args.bitrate)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with PumpRack(settings, modules, speed=args.speed) as rack:
         print(f"pumps: nodes {', '.join(f'{n}:{k.name.lower()}' for n, k in nodes)} on "
               f"{settings.describe()} at speed {args.speed:g}", flush=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -15,6 +14,7 @@ from workstation.config import DEFAULT_LIBRARY, demo_config, load_config
 from workstation.demo import demo_workstation, start_demo_infusions
 from workstation.errors import ConfigError, InfusionError
 from workstation.headless import run_headless
+from workstation.shutdown import stop_on_signals
 
 RUN_HELP = "supervise the pump modules of a configured CAN bus"
 DEMO_HELP = "run the workstation with simulated pump modules on an in-process bus"
@@ -32,6 +32,9 @@ def add_parsers(sub: Any) -> None:
                    help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     p.add_argument("--status-every", type=float, default=5.0, metavar="S",
                    help="seconds between status blocks in headless mode (default 5)")
+    p.add_argument("--record", type=Path, default=None, metavar="FILE",
+                   help="record the buses to FILE (.blf, .asc, .log, .csv) while running; "
+                        "FILE-BUS.EXT per bus when there are several")
     p.set_defaults(handler=run)
 
     d = sub.add_parser("demo", help=DEMO_HELP, description=DEMO_HELP + ": embedded defaults, "
@@ -58,19 +61,12 @@ def add_parsers(sub: Any) -> None:
     c.set_defaults(handler=check_config)
 
 
-def _stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
 async def _run(args: argparse.Namespace) -> int:
     from workstation.api import Workstation
+    from workstation.recorder import record_buses
 
     config = load_config(args.config)
-    async with Workstation(config) as ws:
+    async with record_buses(config, args.record, report=print), Workstation(config) as ws:
         return await _present(ws, args, racks=None)
 
 
@@ -78,7 +74,7 @@ async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> int:
     """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration.
     Returns the exit status: non-zero when the UI crashed."""
     if args.headless:
-        await run_headless(ws, _stop_event(), duration=args.duration or None,
+        await run_headless(ws, stop_on_signals(), duration=args.duration or None,
                            status_every_s=args.status_every)
         return 0
     from tui.app import InfusionApp
