@@ -21,10 +21,8 @@ DEMO_HELP = "run the workstation with simulated pump modules on an in-process bu
 CHECK_HELP = "check workstation configs and drug libraries; exit 1 on any problem"
 
 
-def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".")
-    p.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
-                   help="workstation config (default: configs/workstation.toml)")
+def _presentation_options(p: argparse.ArgumentParser) -> None:
+    """How ``run`` and ``demo`` show the workstation: terminal UI or headless lines."""
     p.add_argument("--headless", action="store_true",
                    help="no terminal UI: status lines and alarms on stdout")
     p.add_argument("--no-bell", action="store_true", help="never ring the terminal bell")
@@ -32,6 +30,13 @@ def add_parsers(sub: Any) -> None:
                    help="stop after this many seconds (default: until SIGINT/SIGTERM)")
     p.add_argument("--status-every", type=float, default=5.0, metavar="S",
                    help="seconds between status blocks in headless mode (default 5)")
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".")
+    p.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
+                   help="workstation config (default: configs/workstation.toml)")
+    _presentation_options(p)
     p.add_argument("--record", type=Path, default=None, metavar="FILE",
                    help="record the buses to FILE (.blf, .asc, .log, .csv) while running; "
                         "FILE-BUS.EXT per bus when there are several")
@@ -42,13 +47,7 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--channels", type=int, default=8, help="number of channels (default 8)")
     d.add_argument("--speed", type=float, default=1.0,
                    help="module clock speed factor: 60 runs an hour in a minute (default 1)")
-    d.add_argument("--headless", action="store_true",
-                   help="no terminal UI: status lines and alarms on stdout")
-    d.add_argument("--no-bell", action="store_true", help="never ring the terminal bell")
-    d.add_argument("--duration", type=float, default=0.0,
-                   help="stop after this many seconds (default: until SIGINT/SIGTERM)")
-    d.add_argument("--status-every", type=float, default=5.0, metavar="S",
-                   help="seconds between status blocks in headless mode (default 5)")
+    _presentation_options(d)
     d.add_argument("--event-log", type=Path, default=Path("var/demo-events.db"),
                    help="event log file (default var/demo-events.db)")
     d.add_argument("--idle", action="store_true", help="do not start demo infusions")
