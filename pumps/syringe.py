@@ -2,9 +2,9 @@
 
 The motor turns in micro-steps of a fraction of a micrometre, so flow is smooth; the lead screw
 has a small once-per-revolution position error (the only ripple). The syringe (stopper) and the
-line form one compliance; the line drains it through a resistance to venous pressure. Within a
-sub-step the pushed flow is constant and the pressure is solved exactly, so chunking does not
-change results.
+line form one compliance; the line (``pumps.line``) drains it through a resistance to venous
+pressure. Within a sub-step the pushed flow is constant and the pressure is solved exactly, so
+chunking does not change results.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 
+from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
 from workstation.vocabulary import AlarmCondition, ModuleKind, SyringeSize
 
@@ -32,13 +33,9 @@ FRICTION_N_PER_MM = 0.1  # stopper friction per mm of circumference (~8 N on a 5
 FRICTION_TOLERANCE = 0.10  # friction of a given syringe vs the nominal the detector assumes
 PA_PER_MMHG = 133.322
 
-VENOUS_MMHG = 10.0
-LINE_RESISTANCE = 2160.0  # mmHg·s/mL: same extension set + cannula as the volumetric model
+# The line's resistance is the default one: same extension set + cannula as the volumetric model.
 LINE_COMPLIANCE = 0.0005  # mL/mmHg of the extension line
 STOPPER_COMPLIANCE_PER_MM2 = 0.0025 / 555.7  # rubber stopper: 2.5 µL/mmHg on a 50 mL barrel
-CLAMP_FACTOR = 1e6
-OCCLUSION_HYSTERESIS_MMHG = 5.0  # the comparator re-arms this far below the threshold
-HOLD_MARGIN_S = 1e-6  # step past the instant the comparator re-arms
 SUBSTEP_S = 1.0  # ≥ 10 per screw turn up to ~200 mL/h (50 mL); pushed volume is exact anyway
 
 NEAR_END_S = 5 * 60.0  # pre-alarm when ≤ 5 min are left at the reference rate
@@ -62,22 +59,16 @@ class SyringeMechanism(Mechanism):
         super().__init__()
         self._rng = random.Random(seed)
         self._cal_factor = 1.0
-        self._delivered = 0.0
-        self._time_s = 0.0
+        self._line = DownstreamLine(compliance_ml_per_mmhg=LINE_COMPLIANCE)
         self._door_open = False
-        self._down_clamped = False
-        self._last_bolus = 0.0
         self._size = SyringeSize.NONE
         self._engaged = False
         self._volume = 0.0
-        self._pressure = VENOUS_MMHG
         self._steps = 0.0
         self._area_nom = self._area = 1.0  # mm²
         self._friction_nom = self._friction = 0.0
-        self._compliance = LINE_COMPLIANCE
         self._screw_phase = 0.0
         self._ref_rate = 0.0
-        self._tripped = False
         self.load_syringe(size, float(size) if fill_ml is None else fill_ml)
 
     # -- syringe handling ------------------------------------------------------------------
@@ -88,10 +79,9 @@ class SyringeMechanism(Mechanism):
         self._size = size
         self._engaged = size != SyringeSize.NONE
         self._volume = fill_ml
-        self._pressure = VENOUS_MMHG
+        self._line.restart()
         self._steps = 0.0
         self._ref_rate = 0.0
-        self._tripped = False
         if size == SyringeSize.NONE:
             return
         d_nom = BARREL_ID_MM[size]
@@ -101,7 +91,7 @@ class SyringeMechanism(Mechanism):
         self._friction_nom = FRICTION_N_PER_MM * math.pi * d_nom
         spread = self._rng.uniform(-FRICTION_TOLERANCE, FRICTION_TOLERANCE)
         self._friction = self._friction_nom * (1.0 + spread)
-        self._compliance = LINE_COMPLIANCE + STOPPER_COMPLIANCE_PER_MM2 * self._area
+        self._line.compliance = LINE_COMPLIANCE + STOPPER_COMPLIANCE_PER_MM2 * self._area
         self._screw_phase = self._rng.random()
 
     def set_engaged(self, engaged: bool) -> None:
@@ -111,10 +101,9 @@ class SyringeMechanism(Mechanism):
         """Bolus reduction: retract the plunger until the line is back at venous; returns mL."""
         if not self.is_engaged:
             return 0.0
-        retract = max(0.0, self._pressure - VENOUS_MMHG) * self._compliance
+        retract = self._line.withdraw_stored()
         self._volume += retract
         self._steps -= retract * 1000.0 / (self._area * STEP_MM)
-        self._pressure = VENOUS_MMHG
         return retract
 
     @property
@@ -135,7 +124,7 @@ class SyringeMechanism(Mechanism):
         """Force on the pusher: stopper friction + line pressure x plunger area."""
         if not self.is_engaged:
             return 0.0
-        return self._friction + self._pressure * PA_PER_MMHG * self._area * 1e-6
+        return self._friction + self._line.pressure_mmhg * PA_PER_MMHG * self._area * 1e-6
 
     @property
     def is_engaged(self) -> bool:
@@ -148,11 +137,11 @@ class SyringeMechanism(Mechanism):
 
     @property
     def last_post_occlusion_bolus_ml(self) -> float:
-        return self._last_bolus
+        return self._line.last_release_bolus_ml
 
     @property
     def time_s(self) -> float:
-        return self._time_s
+        return self._line.time_s
 
     # -- Mechanism -------------------------------------------------------------------------
     def advance(self, dt_s: float, rate_ml_h: float) -> None:
@@ -165,21 +154,19 @@ class SyringeMechanism(Mechanism):
             h = min(remaining, SUBSTEP_S)
             if self.is_engaged and self._occlusion_sensed():
                 # The motor holds while the force reads the limit, until the comparator re-arms.
-                rearm = self._detect_pressure() - OCCLUSION_HYSTERESIS_MMHG
-                h = min(h, self._time_to_fall_below(rearm))
-                self._flow(0.0, h)
+                h = min(h, self._line.time_to_rearm(self._detect_pressure()))
+                self._line.flow(0.0, h)
             else:
                 h = self._drive(h, rate_ml_h)
             remaining -= h
 
     @property
     def delivered_ml(self) -> float:
-        """Volume that left the line into the patient (what a balance would weigh)."""
-        return self._delivered
+        return self._line.delivered_ml
 
     @property
     def pressure_mmhg(self) -> float:
-        return self._pressure
+        return self._line.pressure_mmhg
 
     def conditions(self) -> AlarmCondition:
         c = AlarmCondition(0)
@@ -202,9 +189,7 @@ class SyringeMechanism(Mechanism):
 
     def set_occlusion(self, *, downstream: bool = True, upstream: bool = False) -> None:
         """``upstream`` is ignored: a syringe has no upstream line to clamp."""
-        if self._down_clamped and not downstream:
-            self._last_bolus = max(0.0, self._pressure - VENOUS_MMHG) * self._compliance
-        self._down_clamped = downstream
+        self._line.set_clamped(downstream)
 
     def inject_air(self, volume_ul: float) -> None:
         """Accepted and ignored: like most syringe drivers this one has no downstream air
@@ -245,19 +230,14 @@ class SyringeMechanism(Mechanism):
         return x + SCREW_ERROR_MM * math.sin(2.0 * math.pi * turns)
 
     def _occlusion_sensed(self) -> bool:
-        """Force comparator with hysteresis: trips at the threshold, re-arms HYST below it."""
-        p_det = self._detect_pressure()
-        if self._pressure >= p_det:
-            self._tripped = True
-        elif self._pressure < p_det - OCCLUSION_HYSTERESIS_MMHG:
-            self._tripped = False
-        return self._tripped
+        # A force sensor: its threshold, seen as line pressure, moves with the actual friction.
+        return self._line.sensed(self._detect_pressure())
 
     def _drive(self, h: float, rate_ml_h: float) -> float:
         """Push for up to ``h`` s; returns the time used (less if the force limit trips)."""
         can_drive = rate_ml_h > 0.0 and self.is_engaged and not self._door_open
         if not can_drive or self._at_end():
-            self._flow(0.0, h)
+            self._line.flow(0.0, h)
             return h
         step_ml = self._area_nom * STEP_MM / 1000.0
         steps_per_s = rate_ml_h * self._cal_factor / 3600.0 / step_ml
@@ -266,51 +246,21 @@ class SyringeMechanism(Mechanism):
         full = max(0.0, full / 1000.0)
         if full == 0.0:  # within one micro-step: the motor has not stepped yet
             self._steps = s0 + steps_per_s * h
-            self._flow(0.0, h)
+            self._line.flow(0.0, h)
             return h
         run, pushed = h, full
         if pushed > self._deliverable_ml():  # plunger reaches the end detector
             pushed = self._deliverable_ml()
             run = h * pushed / full
-        hit = self._time_to_pressure(pushed / run, self._detect_pressure())
+        hit = self._line.time_to_pressure(pushed / run, self._detect_pressure())
         if hit < run:  # force limit: the motor stops at the threshold
             pushed *= hit / run
             run = hit
         self._steps = s0 + steps_per_s * h * pushed / full
         self._volume -= pushed
-        self._flow(pushed / run, run)
+        self._line.flow(pushed / run, run)
         if hit <= run:
-            self._tripped = True
+            self._line.trip()
             return run
-        self._flow(0.0, h - run)
+        self._line.flow(0.0, h - run)
         return h
-
-    def _tau_and_r(self) -> tuple[float, float]:
-        r = LINE_RESISTANCE * (CLAMP_FACTOR if self._down_clamped else 1.0)
-        return r * self._compliance, r
-
-    def _time_to_pressure(self, q: float, p_target: float) -> float:
-        """Time for the pressure to reach ``p_target`` at constant push ``q`` (inf if never)."""
-        tau, r = self._tau_and_r()
-        p_ss = VENOUS_MMHG + q * r
-        if p_ss <= p_target:
-            return math.inf
-        return tau * math.log1p(max(0.0, p_target - self._pressure) / (p_ss - p_target))
-
-    def _time_to_fall_below(self, p_target: float) -> float:
-        if p_target <= VENOUS_MMHG:
-            return math.inf
-        tau, _ = self._tau_and_r()
-        ratio = (self._pressure - VENOUS_MMHG) / (p_target - VENOUS_MMHG)
-        return tau * math.log(max(ratio, 1.0)) + HOLD_MARGIN_S
-
-    def _flow(self, q: float, h: float) -> None:
-        """Exact solution of C·dP/dt = q - (P - P_venous)/R over ``h`` seconds."""
-        if h <= 0.0:
-            return
-        tau, r = self._tau_and_r()
-        p_ss = VENOUS_MMHG + q * r
-        rise = (p_ss - self._pressure) * -math.expm1(-h / tau)
-        self._pressure += rise
-        self._delivered += q * h - rise * self._compliance
-        self._time_s += h

@@ -2,16 +2,16 @@
 
 The cam pushes one stroke of ``STROKE_ML`` as ``STEPS_PER_STROKE`` micro-steps, then spends a short
 refill phase delivering nothing (pulsatile flow). Each micro-step is an instantaneous volume pulse
-into the downstream compliance; between pulses the line relaxes exactly
+into the downstream compliance; between pulses the line (``pumps.line``) relaxes exactly
 (C·dP/dt = -(P - P_venous)/R), so the result does not depend on how ``advance`` is chunked.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections import deque
 
+from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
 from workstation.vocabulary import AlarmCondition, ModuleKind
 
@@ -25,16 +25,11 @@ REFILL_MAX_FRACTION = 0.25
 STROKE_CV = 0.02  # per-stroke volume scatter (1 sigma): valve closure, tubing recovery
 SET_BIAS_PERCENT = -1.0  # sets under-deliver a little (tubing fatigue, head height)
 
-VENOUS_MMHG = 10.0
-LINE_RESISTANCE = 2160.0  # mmHg·s/mL: set + 22 G cannula, ~15 mmHg above venous at 25 mL/h
 LINE_COMPLIANCE = 0.001  # mL/mmHg downstream of the fingers (set tubing): ~0.3 mL at 300 mmHg
-CLAMP_FACTOR = 1e6  # a clamp multiplies the resistance: only a negligible leak passes
 UPSTREAM_DETECT_STEPS = STEPS_PER_STROKE // 2  # vacuum builds over half a stroke against a clamp
 
 AIR_WINDOW_S = 15 * 60.0
 AIR_ACCUMULATED_LIMIT_UL = 1000.0
-OCCLUSION_HYSTERESIS_MMHG = 5.0  # the pressure comparator re-arms this far below the limit
-HOLD_MARGIN_S = 1e-6  # step past the instant the comparator re-arms
 
 
 class VolumetricMechanism(Mechanism):
@@ -54,15 +49,12 @@ class VolumetricMechanism(Mechanism):
         self._set_factor = 1.0 + set_bias_percent / 100.0
         self._cal_factor = 1.0
         self._container_ml = container_ml
-        self._time_s = 0.0
-        self._pressure = VENOUS_MMHG
-        self._delivered = 0.0
+        self._line = DownstreamLine(compliance_ml_per_mmhg=LINE_COMPLIANCE)
         self._pumped = 0.0
         self._phase = 0.0  # fraction of the next micro-step already turned
         self._step_in_stroke = 0
         self._refill_left_s = 0.0
         self._stroke_factor = self._draw_stroke()
-        self._down_clamped = False
         self._up_clamped = False
         self._upstream_vacuum_steps = 0
         self._door_open = False
@@ -71,8 +63,6 @@ class VolumetricMechanism(Mechanism):
         self._air_history: deque[tuple[float, float]] = deque()  # (time, µL) small bubbles
         self._air_in_line = False
         self._air_accumulated = False
-        self._last_bolus = 0.0
-        self._tripped = False
 
     # -- Mechanism -------------------------------------------------------------------------
     def advance(self, dt_s: float, rate_ml_h: float) -> None:
@@ -82,19 +72,18 @@ class VolumetricMechanism(Mechanism):
         remaining = dt_s
         while remaining > 0.0:
             if q == 0.0 or self._door_open:  # door interlock: motor disabled
-                self._relax(remaining)
+                self._line.flow(0.0, remaining)
                 return
             if self._occlusion_sensed():
                 # Hardware interlock: the motor holds while the sensor reads the limit, so a
                 # coarse caller cannot over-pressurise the line; resume once it re-arms.
-                rearm = self.occlusion_limit_mmhg - OCCLUSION_HYSTERESIS_MMHG
-                h = min(remaining, self._time_to_fall_below(rearm))
-                self._relax(h)
+                h = min(remaining, self._line.time_to_rearm(self.occlusion_limit_mmhg))
+                self._line.flow(0.0, h)
                 remaining -= h
                 continue
             if self._refill_left_s > 0.0:
                 h = min(remaining, self._refill_left_s)
-                self._relax(h)
+                self._line.flow(0.0, h)
                 self._refill_left_s -= h
                 remaining -= h
                 continue
@@ -104,9 +93,9 @@ class VolumetricMechanism(Mechanism):
             h = (1.0 - self._phase) / speed
             if h > remaining:
                 self._phase += remaining * speed
-                self._relax(remaining)
+                self._line.flow(0.0, remaining)
                 return
-            self._relax(h)
+            self._line.flow(0.0, h)
             remaining -= h
             self._phase = 0.0
             self._micro_step()
@@ -118,12 +107,11 @@ class VolumetricMechanism(Mechanism):
 
     @property
     def delivered_ml(self) -> float:
-        """Volume that left the line into the patient (what a balance would weigh)."""
-        return self._delivered
+        return self._line.delivered_ml
 
     @property
     def pressure_mmhg(self) -> float:
-        return self._pressure
+        return self._line.pressure_mmhg
 
     def conditions(self) -> AlarmCondition:
         c = AlarmCondition(0)
@@ -147,12 +135,9 @@ class VolumetricMechanism(Mechanism):
         self._air_history.clear()
 
     def set_occlusion(self, *, downstream: bool = True, upstream: bool = False) -> None:
-        if self._down_clamped and not downstream:
-            # What the compliance holds above venous flows out once the clamp opens.
-            self._last_bolus = max(0.0, self._pressure - VENOUS_MMHG) * LINE_COMPLIANCE
         if not upstream:
             self._upstream_vacuum_steps = 0
-        self._down_clamped = downstream
+        self._line.set_clamped(downstream)
         self._up_clamped = upstream
 
     def inject_air(self, volume_ul: float) -> None:
@@ -184,44 +169,19 @@ class VolumetricMechanism(Mechanism):
 
     @property
     def last_post_occlusion_bolus_ml(self) -> float:
-        """Volume stored in the line when the downstream clamp was last released."""
-        return self._last_bolus
+        return self._line.last_release_bolus_ml
 
     @property
     def time_s(self) -> float:
-        """Module time simulated so far."""
-        return self._time_s
+        return self._line.time_s
 
     # -- internals -------------------------------------------------------------------------
     def _draw_stroke(self) -> float:
         return max(0.0, self._rng.gauss(1.0, STROKE_CV))
 
-    def _tau_s(self) -> float:
-        r = LINE_RESISTANCE * (CLAMP_FACTOR if self._down_clamped else 1.0)
-        return r * LINE_COMPLIANCE
-
-    def _relax(self, h: float) -> None:
-        """Exact outflow through R with no pump input for ``h`` seconds."""
-        if h <= 0.0:
-            return
-        drop = (self._pressure - VENOUS_MMHG) * -math.expm1(-h / self._tau_s())
-        self._pressure -= drop
-        self._delivered += drop * LINE_COMPLIANCE
-        self._time_s += h
-
     def _occlusion_sensed(self) -> bool:
-        """Pressure comparator with hysteresis: trips at the limit, re-arms HYST below it."""
-        if self._pressure >= self.occlusion_limit_mmhg:
-            self._tripped = True
-        elif self._pressure < self.occlusion_limit_mmhg - OCCLUSION_HYSTERESIS_MMHG:
-            self._tripped = False
-        return self._tripped
-
-    def _time_to_fall_below(self, p_target: float) -> float:
-        if p_target <= VENOUS_MMHG:
-            return math.inf
-        ratio = (self._pressure - VENOUS_MMHG) / (p_target - VENOUS_MMHG)
-        return self._tau_s() * math.log(max(ratio, 1.0)) + HOLD_MARGIN_S
+        # A pressure transducer: the comparator's threshold is the limit itself.
+        return self._line.sensed(self.occlusion_limit_mmhg)
 
     def _micro_step(self) -> None:
         if self._up_clamped:  # fingers close on an empty segment: vacuum upstream, no flow
@@ -233,7 +193,7 @@ class VolumetricMechanism(Mechanism):
         vol = min(vol, self._container_ml)
         self._container_ml -= vol
         self._pumped += vol
-        self._pressure += vol / LINE_COMPLIANCE
+        self._line.push(vol)
         self._move_air(vol * 1000.0)
 
     def _move_air(self, fluid_ul: float) -> None:
@@ -250,8 +210,9 @@ class VolumetricMechanism(Mechanism):
         if volume_ul >= self.air_bubble_limit_ul:
             self._air_in_line = True  # latched until reset_air()
         history = self._air_history
-        history.append((self._time_s, volume_ul))
-        while history and history[0][0] <= self._time_s - AIR_WINDOW_S:
+        now = self._line.time_s
+        history.append((now, volume_ul))
+        while history and history[0][0] <= now - AIR_WINDOW_S:
             history.popleft()
         if sum(v for _, v in history) > AIR_ACCUMULATED_LIMIT_UL:
             self._air_accumulated = True  # latched until reset_air()
