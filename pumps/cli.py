@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import threading
 from typing import Any
 
 from pumps.module import Fault, SimulatedModule
@@ -76,18 +77,21 @@ def apply_control_line(rack: PumpRack, line: str) -> str:
 
 
 async def _read_control(rack: PumpRack) -> None:
-    # An asyncio pipe reader, not a thread: a blocked readline() in an executor would keep
-    # the process from exiting on SIGTERM.
+    """Fault lines from stdin, whatever stdin is (pipe, terminal, file, /dev/null).
+
+    A thread does the blocking read; it is a daemon so a blocked read never keeps the
+    process from exiting on SIGTERM."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError) as exc:
-        print(f"icu-ws pump: --control stdin: cannot read stdin ({exc}); faults disabled",
-              file=sys.stderr, flush=True)
-        return
-    while line := await reader.readline():
-        reply = apply_control_line(rack, line.decode(errors="replace"))
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, "")
+
+    threading.Thread(target=read, name="pump-control", daemon=True).start()
+    while line := await lines.get():
+        reply = apply_control_line(rack, line)
         if reply:
             print(reply, flush=True)
 

@@ -5,16 +5,26 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh" "[test]"
 cd "$ROOT"
 
-# Debian packages the tests use: tmux drives the real terminal UI.
-DEB_PACKAGES=(tmux)
+# Debian packages the tests use, each with the command that shows it is installed (the names
+# differ): tmux drives the real terminal UI; user-mode-linux (linux.uml), kmod (modprobe),
+# iproute2 (ip) and can-utils (candump, cansend) give tests/crossprocess a real SocketCAN vcan0
+# in a User-Mode Linux guest (scripts/vcan/).
+declare -A DEB_PACKAGES=(
+  [tmux]=tmux
+  [linux.uml]=user-mode-linux
+  [modprobe]=kmod
+  [ip]=iproute2
+  [candump]=can-utils
+)
 missing=()
-for pkg in "${DEB_PACKAGES[@]}"; do
-  command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for cmd in "${!DEB_PACKAGES[@]}"; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${DEB_PACKAGES[$cmd]}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} (Debian)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "note: ${missing[*]} missing and cannot be installed (not root with apt-get): those tests skip" >&2
   fi

@@ -29,8 +29,8 @@ from workstation.errors import (
     FrameLengthError,
     SignalRangeError,
 )
-from workstation.frames import FRAME_TYPES, Frame, ModuleHeartbeat
-from workstation.vocabulary import ModuleState
+from workstation.frames import FRAME_TYPES, Frame, ModuleHeartbeat, WsHeartbeat
+from workstation.vocabulary import ModuleState, WorkstationState
 
 FRAME_LENGTH = 8
 E2E_SIGNALS = ("Crc", "Counter")
@@ -87,6 +87,10 @@ class FrameCodec:
         missing = set(by_name) - {k[0] for k in self._by_key}
         if missing:
             raise DbcError(f"DBC lacks messages for frame models: {sorted(missing)}")
+
+    def frame_ids_sent_by(self, sender: str) -> list[int]:
+        return [spec.frame_id for spec in self._by_id.values()
+                if spec.message.senders == [sender]]
 
     def frame_ids_of_node(self, node: int) -> list[int]:
         return [spec.frame_id for (_, n), spec in self._by_key.items() if n == node]
@@ -216,13 +220,18 @@ class FrameDecoder:
         return frame
 
     def _boot_announcement(self, msg: can.Message) -> Frame:
-        """A rebooted module restarts its alive counters, so its first frames look stale. Its
-        BOOT heartbeat (CRC-valid) says so explicitly: accept it and resynchronise the node.
-        Anything else with a bad counter stays rejected."""
+        """A rebooted module (or workstation) restarts its alive counters, so its first frames
+        look stale. Its BOOT heartbeat (CRC-valid) says so explicitly: accept it and
+        resynchronise that sender's identifiers. Anything else with a bad counter stays
+        rejected."""
         frame = self.codec.decode(msg)
-        if not (isinstance(frame, ModuleHeartbeat) and frame.state is ModuleState.BOOT):
+        if isinstance(frame, ModuleHeartbeat) and frame.state is ModuleState.BOOT:
+            self.forget_node(frame.node)
+        elif isinstance(frame, WsHeartbeat) and frame.state is WorkstationState.BOOT:
+            for frame_id in self.codec.frame_ids_sent_by("WS"):  # the workstation restarted
+                self.counters.forget(frame_id)
+        else:
             raise CounterError(msg.arbitration_id, f"{frame.MESSAGE}: alive counter out of step")
-        self.forget_node(frame.node)
         self.counters.check(msg.arbitration_id, msg.data[1] & 0x0F)
         self.stats.resyncs += 1
         return frame

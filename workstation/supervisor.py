@@ -130,8 +130,12 @@ class Supervisor:
                 link.send(beat)
 
     async def _heartbeat_loop(self) -> None:
+        # The first heartbeat says BOOT: modules resynchronise the alive counters of
+        # everything the (re)started workstation sends, instead of dropping its first frames.
+        state = WorkstationState.BOOT
         while True:
-            self._send_heartbeat(WorkstationState.OPERATIONAL)
+            self._send_heartbeat(state)
+            state = WorkstationState.OPERATIONAL
             await asyncio.sleep(self.config.heartbeat.period_s)
 
     async def _tick_loop(self) -> None:

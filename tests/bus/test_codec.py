@@ -583,3 +583,22 @@ def test_reserved_alarm_bit_is_a_range_error() -> None:
     msg = can.Message(arbitration_id=message.frame_id, data=payload, is_extended_id=False)
     with pytest.raises(SignalRangeError):
         CODEC.decode(msg)
+
+
+def test_workstation_boot_heartbeat_resynchronises_what_the_workstation_sends() -> None:
+    """A restarted workstation's counters restart: its BOOT heartbeat says so, and the module
+    accepts its commands at once instead of dropping the first ones."""
+    encoder, decoder = FrameEncoder(CODEC), FrameDecoder(CODEC)
+    start = Command(node=3, seq=1, command=CommandCode.START)
+    beat = WsHeartbeat(state=WorkstationState.OPERATIONAL, time_s=0, time_ms=0, timeout_s=3.0)
+    for _ in range(6):
+        decoder.decode(encoder.encode(beat))
+        decoder.decode(encoder.encode(start))
+    encoder.reset()  # the workstation restarts
+    boot = beat.model_copy(update={"state": WorkstationState.BOOT})
+    assert decoder.decode(encoder.encode(boot)) == boot
+    assert decoder.decode(encoder.encode(start)) == start  # not dropped
+    assert decoder.stats.resyncs == 1 and not decoder.stats.errors
+    encoder.reset()  # an OPERATIONAL heartbeat after a counter jump does not resynchronise
+    with pytest.raises(CounterError):
+        decoder.decode(encoder.encode(beat))

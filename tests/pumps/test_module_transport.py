@@ -164,3 +164,16 @@ class TestRemote(ModuleConversation):
     @pytest.fixture
     def settings(self, remote_channel: str) -> BusSettings:
         return BusSettings("remote", remote_channel)
+
+
+def test_pump_control_from_a_non_pipe_stdin_is_not_a_traceback() -> None:
+    """``--control stdin`` with stdin on /dev/null: no fault lines, no traceback, clean exit."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "workstation.cli", "pump", "--node", "4", "--channel",
+         "stdin-null-test", "--control", "stdin", "--duration", "1.5"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "pumps: nodes 4:volumetric" in result.stdout

@@ -1,0 +1,1 @@
+"""Cross-process integration suite: workstation and pumps as separate processes."""
