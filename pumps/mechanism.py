@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from pumps.line import DownstreamLine
 from workstation.vocabulary import AlarmCondition, ModuleKind
 
 
@@ -18,7 +19,8 @@ class Mechanism(ABC):
 
     kind: ModuleKind
 
-    def __init__(self) -> None:
+    def __init__(self, line: DownstreamLine) -> None:
+        self._line = line  # every mechanism pushes into a downstream line to the patient
         self.occlusion_limit_mmhg: float = 300.0
         self.air_bubble_limit_ul: float = 50.0
 
@@ -31,14 +33,24 @@ class Mechanism(ABC):
         """
 
     @property
-    @abstractmethod
     def delivered_ml(self) -> float:
         """Cumulative volume delivered to the patient, as the module measures it."""
+        return self._line.delivered_ml
 
     @property
-    @abstractmethod
     def pressure_mmhg(self) -> float:
         """Downstream line pressure."""
+        return self._line.pressure_mmhg
+
+    @property
+    def time_s(self) -> float:
+        """Module time this mechanism has been advanced by."""
+        return self._line.time_s
+
+    @property
+    def last_post_occlusion_bolus_ml(self) -> float:
+        """Volume the line released when the last clamp was opened."""
+        return self._line.last_release_bolus_ml
 
     @abstractmethod
     def conditions(self) -> AlarmCondition:

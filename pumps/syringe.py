@@ -56,10 +56,9 @@ class SyringeMechanism(Mechanism):
     def __init__(
         self, *, seed: int = 1, size: SyringeSize = SyringeSize.ML_50, fill_ml: float | None = None
     ) -> None:
-        super().__init__()
+        super().__init__(DownstreamLine(compliance_ml_per_mmhg=LINE_COMPLIANCE))
         self._rng = random.Random(seed)
         self._cal_factor = 1.0
-        self._line = DownstreamLine(compliance_ml_per_mmhg=LINE_COMPLIANCE)
         self._door_open = False
         self._size = SyringeSize.NONE
         self._engaged = False
@@ -135,13 +134,7 @@ class SyringeMechanism(Mechanism):
         """Threshold the force sensor compares against (nominal friction + limit x area)."""
         return self._friction_nom + self.occlusion_limit_mmhg * PA_PER_MMHG * self._area_nom * 1e-6
 
-    @property
-    def last_post_occlusion_bolus_ml(self) -> float:
-        return self._line.last_release_bolus_ml
 
-    @property
-    def time_s(self) -> float:
-        return self._line.time_s
 
     # -- Mechanism -------------------------------------------------------------------------
     def advance(self, dt_s: float, rate_ml_h: float) -> None:
@@ -160,13 +153,7 @@ class SyringeMechanism(Mechanism):
                 h = self._drive(h, rate_ml_h)
             remaining -= h
 
-    @property
-    def delivered_ml(self) -> float:
-        return self._line.delivered_ml
 
-    @property
-    def pressure_mmhg(self) -> float:
-        return self._line.pressure_mmhg
 
     def conditions(self) -> AlarmCondition:
         c = AlarmCondition(0)

@@ -44,12 +44,11 @@ class VolumetricMechanism(Mechanism):
         container_ml: float = 1000.0,
         set_bias_percent: float = SET_BIAS_PERCENT,
     ) -> None:
-        super().__init__()
+        super().__init__(DownstreamLine(compliance_ml_per_mmhg=LINE_COMPLIANCE))
         self._rng = random.Random(seed)
         self._set_factor = 1.0 + set_bias_percent / 100.0
         self._cal_factor = 1.0
         self._container_ml = container_ml
-        self._line = DownstreamLine(compliance_ml_per_mmhg=LINE_COMPLIANCE)
         self._pumped = 0.0
         self._phase = 0.0  # fraction of the next micro-step already turned
         self._step_in_stroke = 0
@@ -105,13 +104,7 @@ class VolumetricMechanism(Mechanism):
                 self._refill_left_s = refill
                 self._stroke_factor = self._draw_stroke()
 
-    @property
-    def delivered_ml(self) -> float:
-        return self._line.delivered_ml
 
-    @property
-    def pressure_mmhg(self) -> float:
-        return self._line.pressure_mmhg
 
     def conditions(self) -> AlarmCondition:
         c = AlarmCondition(0)
@@ -167,13 +160,7 @@ class VolumetricMechanism(Mechanism):
         """Volume the fingers pushed into the line (delivered + what the compliance holds)."""
         return self._pumped
 
-    @property
-    def last_post_occlusion_bolus_ml(self) -> float:
-        return self._line.last_release_bolus_ml
 
-    @property
-    def time_s(self) -> float:
-        return self._line.time_s
 
     # -- internals -------------------------------------------------------------------------
     def _draw_stroke(self) -> float:
