@@ -75,6 +75,7 @@ from channels.controller import ChannelError  # noqa: E402
 from channels.planning import InfusionOrder  # noqa: E402
 from pumps.module import Fault, SimulatedModule  # noqa: E402
 from pumps.rack import FAST_PERIOD_S, PumpRack  # noqa: E402
+from tests.buslab import free_port  # noqa: E402  (after the path setup)
 from workstation.alarms import AlarmKey, ChangeKind  # noqa: E402
 from workstation.api import Workstation  # noqa: E402
 from workstation.codec import FrameEncoder  # noqa: E402
@@ -685,20 +686,6 @@ async def bench_alarm(trials: int, tick_s: float | None, folder: Path,
 CHILD_READY = "READY "
 CHILD_RESULT = "RESULT "
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 below the ephemeral range."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 20000..32000 on 127.0.0.1")
 
 
 def proc_cpu_s(pid: int) -> float:
