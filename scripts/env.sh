@@ -1,4 +1,6 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: make .venv with the project installed.
+# Argument 1: pip extras, e.g. "[test]". Always pass it (even ""): a sourced script without
+# arguments sees its caller's.
 # Works on a fresh Debian machine with only python3 and pip: falls back to apt's python3-venv
 # (when root) or to pip's virtualenv when the venv module is missing.
 set -euo pipefail
