@@ -83,6 +83,8 @@ from workstation.config import SupervisionConfig, WorkstationConfig, demo_config
 from workstation.demo import (  # noqa: E402
     DEMO_ORDERS,
     demo_workstation,
+    module_for,
+    rack_for,
     start_demo_infusions,
 )
 from workstation.frames import (  # noqa: E402
@@ -565,8 +567,9 @@ async def bench_alarm(trials: int, tick_s: float | None, folder: Path,
         sup = ws.supervisor
         controller = sup.controllers[letter]
         channel = ws.config.channel(letter)
-        rack = racks[[b.name for b in ws.config.buses].index(channel.bus)]
-        module = rack[channel.slot]
+        rack = rack_for(ws.config, racks, letter)
+        module = module_for(ws.config, racks, letter)
+        assert rack is not None and module is not None
         tick = rack.tick_s
 
         # Probe: when the module hands its DOOR_OPEN Alarm frame to its link.

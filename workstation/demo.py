@@ -48,6 +48,21 @@ def simulated_racks(config: WorkstationConfig, speed: float) -> list[PumpRack]:
     return racks
 
 
+def rack_for(config: WorkstationConfig, racks: list[PumpRack], letter: str) -> PumpRack | None:
+    """The rack on ``letter``'s bus; ``racks`` follow the config's buses, as
+    ``simulated_racks`` makes them."""
+    names = [b.name for b in config.buses]
+    index = names.index(config.channel(letter).bus)
+    return racks[index] if index < len(racks) else None
+
+
+def module_for(config: WorkstationConfig, racks: list[PumpRack], letter: str
+               ) -> SimulatedModule | None:
+    """The simulated module in ``letter``'s slot, if there is one."""
+    rack = rack_for(config, racks, letter)
+    return rack.modules.get(config.channel(letter).slot) if rack is not None else None
+
+
 @contextlib.asynccontextmanager
 async def demo_workstation(channels: int = 8, *, speed: float = 1.0,
                            event_log: Path | None = None,

@@ -17,7 +17,7 @@ from tests.buslab import codec
 from workstation.alarms import Alarm
 from workstation.api import Workstation
 from workstation.config import WorkstationConfig, demo_config
-from workstation.demo import simulated_racks
+from workstation.demo import module_for, simulated_racks
 from workstation.eventlog import EventKind, EventLog, LogRow
 
 _prefixes = itertools.count()
@@ -61,9 +61,9 @@ class Bench:
             await rack.__aexit__(None, None, None)
 
     def module(self, letter: str) -> SimulatedModule:
-        channel = self.config.channel(letter)
-        rack = self.racks[[b.name for b in self.config.buses].index(channel.bus)]
-        return rack[channel.slot]
+        module = module_for(self.config, self.racks, letter)
+        assert module is not None, f"no simulated module for channel {letter}"
+        return module
 
     async def until(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ from pumps.rack import PumpRack
 from tui.app import InfusionApp
 from workstation.api import Workstation
 from workstation.config import demo_config
-from workstation.demo import demo_workstation
+from workstation.demo import demo_workstation, module_for
 
 _prefixes = itertools.count()
 
@@ -29,9 +29,9 @@ class UiBench:
     racks: list[PumpRack]
 
     def module(self, letter: str) -> SimulatedModule:
-        channel = self.ws.config.channel(letter)
-        rack = self.racks[[b.name for b in self.ws.config.buses].index(channel.bus)]
-        return rack[channel.slot]
+        module = module_for(self.ws.config, self.racks, letter)
+        assert module is not None, f"no simulated module for channel {letter}"
+        return module
 
     async def until(self, predicate: object, timeout: float = 5.0, what: str = "") -> None:
         """Let the app run until ``predicate()`` is true."""

@@ -15,10 +15,11 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from pumps.module import Fault, SimulatedModule
+from pumps.module import Fault
 from pumps.rack import PumpRack
 from tui.screens.event_log import VIEWS_CSS
 from workstation.api import Workstation
+from workstation.demo import module_for
 from workstation.vocabulary import ModuleKind
 
 TRAINER = "trainer"
@@ -59,15 +60,6 @@ FAULTS = (
 BY_KEY = {f.key: f for f in FAULTS}
 
 
-def module_for(ws: Workstation, racks: list[PumpRack], letter: str) -> SimulatedModule | None:
-    """The simulated module in ``letter``'s slot; racks are in the order of the config's buses."""
-    channel = ws.config.channel(letter)
-    names = [b.name for b in ws.config.buses]
-    if channel.bus not in names or names.index(channel.bus) >= len(racks):
-        return None
-    return racks[names.index(channel.bus)].modules.get(channel.slot)
-
-
 class SimulatorScreen(ModalScreen[None]):
     """Big buttons, one per fault, each with its key; Esc closes."""
 
@@ -80,7 +72,7 @@ class SimulatorScreen(ModalScreen[None]):
         self.ws = ws
         self.racks = racks
         self.letter = letter
-        self.module = module_for(ws, racks, letter)
+        self.module = module_for(ws.config, racks, letter)
         self.injected: list[tuple[Fault, float]] = []
 
     @property
