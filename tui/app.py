@@ -124,7 +124,7 @@ class InfusionApp(App[None]):
     def _alarm_changed(self, notice: Notice) -> None:
         self.draw_alarms()
         letters = {c.alarm.key.source for c in notice.alarm_changes if c.alarm is not None}
-        self.grid.update([s for s in self.ws.channels() if s.letter in letters],
+        self.grid.update(self.ws.channels(letters),
                          high_on=self.high_on, medium_on=self.medium_on)
         if any(c.kind.name == "RAISED" for c in notice.alarm_changes):
             self._ring(force=True)
@@ -132,7 +132,10 @@ class InfusionApp(App[None]):
     def _flash_tick(self) -> None:
         self._ticks += 1
         self.draw_alarms()
-        self.grid.update([s for s in self.ws.channels() if s.alarm_marker in ("***", "**")],
+        # Only channels with a flashing (HIGH or MEDIUM) alarm change between repaints.
+        flashing = {a.key.source for a in self.ws.active_alarms()
+                    if a.priority >= Priority.MEDIUM}
+        self.grid.update(self.ws.channels(flashing) if flashing else [],
                          high_on=self.high_on, medium_on=self.medium_on)
         self._ring()
 

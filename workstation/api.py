@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from channels.commands import Completion, Outcome
@@ -113,9 +113,11 @@ class Workstation:
     def channel(self, letter: str) -> ChannelSnapshot:
         return snapshot(self._controller(letter), self.active_alarms())
 
-    def channels(self) -> list[ChannelSnapshot]:
+    def channels(self, letters: Collection[str] | None = None) -> list[ChannelSnapshot]:
+        """Snapshots of every channel, or only of ``letters``."""
         alarms = self.active_alarms()
-        return [snapshot(c, alarms) for c in self.supervisor.controllers.values()]
+        return [snapshot(c, alarms) for letter, c in self.supervisor.controllers.items()
+                if letters is None or letter in letters]
 
     def active_alarms(self) -> list[Alarm]:
         return self.supervisor.alarms.active()
