@@ -86,7 +86,34 @@ class UiConfig(_Model):
 
 class TelemetryConfig(_Model):
     enabled: bool = False
-    url: str | None = None
+    url: str | None = None  # mqtt://host:port or mqtts://host:port (TLS)
+    username: str | None = None  # overrides a user in the URL
+    password_file: Path | None = None  # first line is the password; never in the config
+    ca_file: Path | None = None  # mqtts: CA that signed the broker (default: system CAs)
+    cert_file: Path | None = None  # mqtts: client certificate, when the broker asks for one
+    key_file: Path | None = None
+    topic_root: str = Field(default="icu", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    observation_period_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    outbox: Path = Path("var/telemetry-outbox.db")
+    outbox_max_messages: int = Field(default=50_000, ge=100, le=10_000_000)
+    backlog_alarm_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    link_lost_alarm_s: float = Field(default=10.0, ge=1.0, le=600.0)
+    keepalive_s: int = Field(default=10, ge=2, le=600)
+
+    @model_validator(mode="after")
+    def _usable(self) -> TelemetryConfig:
+        from workstation.telemetry.broker_url import parse_broker_url
+
+        if self.url is not None:
+            url = parse_broker_url(self.url)  # ValueError names the problem
+            if not url.tls and (self.ca_file or self.cert_file):
+                raise ValueError("ca_file/cert_file are for TLS: use an mqtts:// url")
+        elif self.enabled:
+            raise ValueError("url: needed when telemetry is enabled, e.g. "
+                             "\"mqtt://monitoring.example.org:1883\"")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
 
 
 class WorkstationConfig(_Model):
@@ -187,6 +214,11 @@ def load_config(path: Path | str) -> WorkstationConfig:
     updates: dict[str, Path] = {}
     if "drug_library" in data and not config.drug_library.is_absolute():
         updates["drug_library"] = base / config.drug_library
+    telemetry = config.telemetry
+    files = {name: base / value for name in ("password_file", "ca_file", "cert_file", "key_file")
+             if (value := getattr(telemetry, name)) is not None and not value.is_absolute()}
+    if files:
+        updates["telemetry"] = telemetry.model_copy(update=files)  # type: ignore[assignment]
     return config.model_copy(update=updates)
 
 
