@@ -215,7 +215,7 @@ class ChannelController:
             self._restored = {pending.program_id: plan}
             fx.log(EventKind.PROGRAM, f"{'titrated to' if titration else 'started'} "
                                       f"{plan.describe()}", program_id=pending.program_id,
-                   plan=plan.model_dump(mode="json"), titration=titration)
+                   plan=plan.model_dump(mode="json"), titration=titration, step="active")
             fx.clear("PROGRAM_PENDING")
         elif command.command in (CommandCode.SECONDARY_START, CommandCode.BOLUS_START):
             if plan.kind is PlanKind.SECONDARY:
@@ -224,7 +224,8 @@ class ChannelController:
                 self.bolus = plan
             self.pending = None
             fx.log(EventKind.PROGRAM, f"{plan.kind.value} started: {plan.describe()}",
-                   program_id=pending.program_id, plan=plan.model_dump(mode="json"))
+                   program_id=pending.program_id, plan=plan.model_dump(mode="json"),
+                   step="active")
 
     def _on_readback(self, frame: Readback, now: float, fx: Effects) -> None:
         if frame.store is ProgramStore.ACTIVE:
@@ -232,7 +233,8 @@ class ChannelController:
         elif self.pending is not None and self.pending.on_readback(frame):
             if self.pending.mismatch is not None:
                 fx.alarm("PROGRAM_MISMATCH", self.pending.mismatch)
-                fx.log(EventKind.PROGRAM, f"read-back mismatch: {self.pending.mismatch}")
+                fx.log(EventKind.PROGRAM, f"read-back mismatch: {self.pending.mismatch}",
+                       step="mismatch")
                 self.pending = None
             else:
                 self._maybe_verified(now, fx)
@@ -243,7 +245,7 @@ class ChannelController:
             return
         pending.verified_at = now
         fx.log(EventKind.PROGRAM, f"read-back verified: {pending.plan.describe()}",
-               program_id=pending.program_id)
+               program_id=pending.program_id, step="verified")
         if pending.then is not None:
             fx.extend(self._send(Command(node=self.node, seq=self.tracker.next_seq(),
                                          command=pending.then,
@@ -266,7 +268,7 @@ class ChannelController:
         self.plan = plan
         fx.log(EventKind.PROGRAM, f"adopted running program {frame.program_id}: "
                                   f"{plan.describe()}", program_id=frame.program_id,
-               plan=plan.model_dump(mode="json"), drug_known=known is not None)
+               plan=plan.model_dump(mode="json"), drug_known=known is not None, step="adopted")
 
     # -- time ------------------------------------------------------------------------------
     def tick(self, now: float) -> Effects:
@@ -289,7 +291,7 @@ class ChannelController:
         if pending is not None and not pending.verified and now > pending.deadline:
             fx.alarm("COMMAND_UNACKNOWLEDGED", "program read-back incomplete")
             fx.log(EventKind.PROGRAM, "read-back incomplete: program not started",
-                   program_id=pending.program_id)
+                   program_id=pending.program_id, step="incomplete")
             self.pending = None
         return fx
 
@@ -325,7 +327,7 @@ class ChannelController:
         fx = self._fx()
         fx.clear("PROGRAM_PENDING")
         fx.log(EventKind.PROGRAM, f"{plan.kind.value} sent: {plan.describe()}", user=user,
-               program_id=program_id, plan=plan.model_dump(mode="json"))
+               program_id=program_id, plan=plan.model_dump(mode="json"), step="sent")
         for message in plan.confirmed_overrides:
             fx.log(EventKind.OVERRIDE, message, user=user, program_id=program_id)
         for page in self.pending.pages.values():

@@ -35,7 +35,9 @@ class ModuleView:
         if previous is None or (previous.state, previous.mode) != (status.state, status.mode):
             before = f"{previous.state.name}/{previous.mode.name}" if previous else "unknown"
             fx.log(EventKind.STATE, f"{before} -> {status.state.name}/{status.mode.name}",
-                   state=status.state.name, mode=status.mode.name, rate_ml_h=status.rate_ml_h)
+                   state=status.state.name, mode=status.mode.name, rate_ml_h=status.rate_ml_h,
+                   previous_state=previous.state.name if previous else None,
+                   previous_mode=previous.mode.name if previous else None)
         self.reported_alarms(status.alarms, fx, infusing=infusing)
         return previous
 

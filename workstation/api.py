@@ -32,6 +32,8 @@ from workstation.eventlog import Event, EventKind, EventLog
 from workstation.frames import Command, CommandAck
 from workstation.snapshot import ChannelSnapshot, snapshot
 from workstation.supervisor import Listener, Supervisor
+from workstation.telemetry.connection import BrokerAccess
+from workstation.telemetry.publisher import TelemetryPublisher
 from workstation.vocabulary import AlarmCondition, DeliveryMode, PumpState
 
 
@@ -76,6 +78,15 @@ class Workstation:
         self._codec = codec
         self._clock = clock
         self._supervisor: Supervisor | None = None
+        self.telemetry: TelemetryPublisher | None = None
+        self._access: BrokerAccess | None = None
+        t = config.telemetry
+        if t.enabled and t.url is not None:
+            # Files (password, CA, certificate) are read now: a wrong one stops the start with
+            # its name, instead of a link that never comes up.
+            self._access = BrokerAccess.build(t.url, username=t.username,
+                                              password_file=t.password_file, ca_file=t.ca_file,
+                                              cert_file=t.cert_file, key_file=t.key_file)
         self._waiting = self.config.commands.ack_timeout_s * (self.config.commands.retries + 1) \
             + 1.0
 
@@ -83,6 +94,11 @@ class Workstation:
         self.event_log.open()
         self._supervisor = Supervisor(self.config, self.event_log, codec=self._codec,
                                       clock=self._clock, restored=restored_plans(self.event_log))
+        if self._access is not None:
+            self.telemetry = TelemetryPublisher(self._supervisor, self.config, self._access,
+                                                drug_library=self.library.label,
+                                                care_area=self.care_area.name)
+            await self.telemetry.start()
         self._supervisor.record(Event(EventKind.SYSTEM, f"drug library {self.library.label}, "
                                                         f"care area {self.care_area.name}"))
         await self._supervisor.start()
@@ -91,6 +107,8 @@ class Workstation:
     async def __aexit__(self, *exc: object) -> None:
         if self._supervisor is not None:
             await self._supervisor.stop()
+        if self.telemetry is not None:
+            await self.telemetry.stop()  # after the supervisor: its last events go out too
         self.event_log.close()
 
     @property
@@ -145,7 +163,8 @@ class Workstation:
         problems = check.problems()
         if check.blocked:
             self.supervisor.record(Event(EventKind.PROGRAM, f"{letter}: blocked: "
-                                         + "; ".join(problems), channel=letter, user=user))
+                                         + "; ".join(problems), channel=letter, user=user,
+                                         data={"step": "blocked"}))
             raise ProgrammingBlocked(letter, problems)
         if check.needs_confirmation and not confirm:
             raise ConfirmationRequired(letter, problems)

@@ -46,6 +46,7 @@ class ChannelSnapshot:
     high_alert: bool
     alarm_text: str | None
     alarm_marker: str
+    alarm_priority: str | None = None  # HIGH, MEDIUM, LOW, INFO: the channel's top alarm
 
     @property
     def dose_text(self) -> str:
@@ -106,4 +107,5 @@ def snapshot(controller: ChannelController, alarms: list[Alarm]) -> ChannelSnaps
         program_pending=c.pending is not None,
         program_verified=bool(c.pending and c.pending.verified),
         high_alert=bool(plan and plan.high_alert),
-        alarm_text=top.text if top else None, alarm_marker=top.priority.marker if top else "")
+        alarm_text=top.text if top else None, alarm_marker=top.priority.marker if top else "",
+        alarm_priority=top.priority.name if top else None)

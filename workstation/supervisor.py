@@ -51,6 +51,7 @@ class Notice:
 
 
 Listener = Callable[[Notice], None]
+EventSink = Callable[[Event], None]
 
 
 class Supervisor:
@@ -82,6 +83,7 @@ class Supervisor:
                 on_bus_error=self._bus_error_handler(bus.name),
                 on_bus_recovered=self._bus_recovered_handler(bus.name), name=f"bus {bus.name}")
         self.listeners: list[Listener] = []
+        self.event_sinks: list[EventSink] = []  # every event recorded (telemetry)
         self.completions: dict[tuple[str, int], asyncio.Future[Completion]] = {}
         self.changed = asyncio.Event()  # set after anything changed; waiters clear it
         self._tasks: list[asyncio.Task[None]] = []
@@ -231,7 +233,23 @@ class Supervisor:
                 info = condition_info("EVENT_LOG_ERROR")
                 self.alarms.raise_(AlarmKey(WS, "EVENT_LOG_ERROR"), info.priority, info.text,
                                    self.clock(), latching=info.latching)
+        for sink in list(self.event_sinks):
+            try:
+                sink(event)
+            except Exception:  # telemetry must never stop supervision
+                log.exception("event sink %r failed", sink)
         return event
+
+    def workstation_condition(self, condition: str, present: bool, detail: str = "") -> None:
+        """Raise or clear one of the workstation's own conditions (telemetry link...)."""
+        key, now = AlarmKey(WS, condition), self.clock()
+        if present:
+            info = condition_info(condition)
+            text = info.text + (f" ({detail})" if detail else "")
+            changes = self.alarms.raise_(key, info.priority, text, now, latching=info.latching)
+        else:
+            changes = self.alarms.clear(key, now)
+        self.publish(changes, [])
 
     def record_user_action(self, message: str, *, user: str | None = None) -> None:
         """A nurse's action that is not a command (lock, unlock...): logged and published."""

@@ -77,8 +77,9 @@ class InfusionEventType(StrEnum):
     """PCD-10-like infusion events; OTHER for the rest of the workstation's event log."""
 
     PROGRAM = "program"
-    PROGRAM_VERIFIED = "program_verified"
-    START = "start"
+    PROGRAM_VERIFIED = "program_verified"  # the module read it back as sent
+    PROGRAM_ACTIVE = "program_active"  # the module accepted START of this program
+    START = "start"  # the motor started (or resumed) delivering
     TITRATION = "titration"
     BOLUS_START = "bolus_start"
     BOLUS_END = "bolus_end"
@@ -88,6 +89,7 @@ class InfusionEventType(StrEnum):
     KVO = "kvo"
     PAUSE = "pause"
     STOP = "stop"
+    ALARM_STOP = "alarm_stop"  # stopped by a high-priority condition
     ADOPTED = "adopted"
     OVERRIDE = "override"
     COMMAND = "command"
