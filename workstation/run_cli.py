@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from channels.druglib import load_drug_library
-from workstation.config import DEFAULT_LIBRARY, demo_config, load_config
+from workstation.config import DEFAULT_LIBRARY, WorkstationConfig, demo_config, load_config
 from workstation.demo import demo_workstation, start_demo_infusions
 from workstation.errors import ConfigError, InfusionError
 from workstation.headless import run_headless
 from workstation.shutdown import stop_on_signals
+from workstation.telemetry.broker_url import parse_broker_url
+from workstation.telemetry.embedded_broker import EmbeddedBroker
 
 RUN_HELP = "supervise the pump modules of a configured CAN bus"
 DEMO_HELP = "run the workstation with simulated pump modules on an in-process bus"
@@ -32,10 +35,16 @@ def _presentation_options(p: argparse.ArgumentParser) -> None:
                    help="seconds between status blocks in headless mode (default 5)")
 
 
+MQTT_HELP = ("publish telemetry to this MQTT broker: mqtt://HOST:PORT, or mqtts://HOST:PORT "
+             "for TLS (user, password file and CA come from the config's [telemetry])")
+
+
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".")
     p.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
                    help="workstation config (default: configs/workstation.toml)")
+    p.add_argument("--mqtt", metavar="URL", default=None,
+                   help=MQTT_HELP + "; overrides [telemetry] url and enables it")
     _presentation_options(p)
     p.add_argument("--record", type=Path, default=None, metavar="FILE",
                    help="record the buses to FILE (.blf, .asc, .log, .csv) while running; "
@@ -51,6 +60,10 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--event-log", type=Path, default=Path("var/demo-events.db"),
                    help="event log file (default var/demo-events.db)")
     d.add_argument("--idle", action="store_true", help="do not start demo infusions")
+    d.add_argument("--mqtt", metavar="URL", default=None,
+                   help=MQTT_HELP + " (default: an embedded broker on 127.0.0.1, free port; "
+                   "its address is in the event log and on stdout)")
+    d.add_argument("--no-mqtt", action="store_true", help="publish no telemetry")
     d.set_defaults(handler=demo)
 
     c = sub.add_parser("check-config", help=CHECK_HELP, description=CHECK_HELP + ".")
@@ -64,7 +77,7 @@ async def _run(args: argparse.Namespace) -> int:
     from workstation.api import Workstation
     from workstation.recorder import record_buses
 
-    config = load_config(args.config)
+    config = with_broker(load_config(args.config), args.mqtt)
     async with record_buses(config, args.record, report=print), Workstation(config) as ws:
         return await _present(ws, args, racks=None)
 
@@ -93,10 +106,38 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args))
 
 
+def with_broker(config: WorkstationConfig, url: str | None, *,
+                outbox: Path | None = None) -> WorkstationConfig:
+    """The config with telemetry enabled towards ``url`` (checked), or unchanged for None."""
+    if url is None:
+        return config
+    try:
+        parse_broker_url(url)
+    except ValueError as exc:
+        raise ConfigError("--mqtt", [str(exc)]) from None
+    update: dict[str, Any] = {"enabled": True, "url": url}
+    if outbox is not None:
+        update["outbox"] = outbox
+    return config.model_copy(update={"telemetry": config.telemetry.model_copy(update=update)})
+
+
 async def _demo(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise ConfigError("--speed", [f"{args.speed}: must be > 0"])
-    config = demo_config(args.channels, event_log=args.event_log)
+    async with contextlib.AsyncExitStack() as stack:
+        url = args.mqtt
+        if url is None and not args.no_mqtt:
+            broker = await stack.enter_async_context(EmbeddedBroker())
+            url = broker.url
+            print(f"icu-ws demo: telemetry on the embedded broker {url}; watch it with: "
+                  f"icu-ws monitor --mqtt {url}", flush=True)
+        config = with_broker(demo_config(args.channels, event_log=args.event_log),
+                             None if args.no_mqtt else url,
+                             outbox=args.event_log.with_name(args.event_log.stem + "-outbox.db"))
+        return await _demo_with(config, args)
+
+
+async def _demo_with(config: WorkstationConfig, args: argparse.Namespace) -> int:
     async with demo_workstation(config=config, speed=args.speed,
                                 event_log=args.event_log) as (ws, racks):
         await asyncio.sleep(1.5)  # let every module announce itself

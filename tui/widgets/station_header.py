@@ -25,8 +25,13 @@ def render_header(ws: Workstation, *, locked: bool, width: int) -> Text:
                  style="bold black on green" if buses_ok else "bold white on red")
     if errors:
         right.append(f" {errors} bad frames", style="yellow")
-    right.append(" telemetry on " if config.telemetry.enabled else " telemetry off ",
-                 style="dim")
+    telemetry = ws.telemetry
+    if telemetry is None:
+        right.append(" telemetry off ", style="dim")
+    elif telemetry.connected:
+        right.append(" telemetry OK ", style="black on green")
+    else:  # the central station does not see this bed: as visible as the bus
+        right.append(" telemetry DOWN ", style="bold black on yellow")
     right.append(time.strftime(" %H:%M:%S "))
     right.append(" LOCKED " if locked else " unlocked ",
                  style="bold black on yellow" if locked else "dim")

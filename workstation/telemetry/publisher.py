@@ -142,10 +142,10 @@ class TelemetryPublisher:
             return
         try:
             result = self.outbox.put(topic, payload_for)
-        except OutboxError as exc:
+        except (OutboxError, ValueError, TypeError) as exc:  # a payload we cannot build: lost
             self._failures += 1
             self.last_error = str(exc)
-            log.error("telemetry: %s", exc)
+            log.error("telemetry: message for %s not queued: %s", topic, exc)
             return
         self._dropped_new += result.dropped
         self._wake.set()
