@@ -77,6 +77,7 @@ async def _run(args: argparse.Namespace) -> int:
     from workstation.api import Workstation
     from workstation.recorder import record_buses
 
+    args.stop = stop_on_signals()  # from the start: a signal during set-up also stops cleanly
     config = with_broker(load_config(args.config), args.mqtt)
     async with record_buses(config, args.record, report=print), Workstation(config) as ws:
         return await _present(ws, args, racks=None)
@@ -85,8 +86,9 @@ async def _run(args: argparse.Namespace) -> int:
 async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> int:
     """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration.
     Returns the exit status: non-zero when the UI crashed."""
+    stop: asyncio.Event = args.stop
     if args.headless:
-        await run_headless(ws, stop_on_signals(), duration=args.duration or None,
+        await run_headless(ws, stop, duration=args.duration or None,
                            status_every_s=args.status_every)
         return 0
     from tui.app import InfusionApp
@@ -95,7 +97,16 @@ async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> int:
                       locked=not racks)
     if args.duration:
         asyncio.get_running_loop().call_later(args.duration, app.exit)
-    await app.run_async()
+
+    async def exit_on_signal() -> None:
+        await stop.wait()
+        app.exit()
+
+    watcher = asyncio.create_task(exit_on_signal())
+    try:
+        await app.run_async()
+    finally:
+        watcher.cancel()
     if app.return_code:
         print(f"icu-ws: the terminal UI stopped with an error (status {app.return_code}); "
               "the pumps keep running", file=sys.stderr)
@@ -124,6 +135,7 @@ def with_broker(config: WorkstationConfig, url: str | None, *,
 async def _demo(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise ConfigError("--speed", [f"{args.speed}: must be > 0"])
+    args.stop = stop_on_signals()
     async with contextlib.AsyncExitStack() as stack:
         url = args.mqtt
         if url is None and not args.no_mqtt:
@@ -140,8 +152,9 @@ async def _demo(args: argparse.Namespace) -> int:
 async def _demo_with(config: WorkstationConfig, args: argparse.Namespace) -> int:
     async with demo_workstation(config=config, speed=args.speed,
                                 event_log=args.event_log) as (ws, racks):
-        await asyncio.sleep(1.5)  # let every module announce itself
-        if not args.idle:
+        with contextlib.suppress(TimeoutError):  # let every module announce itself
+            await asyncio.wait_for(args.stop.wait(), 1.5)
+        if not args.idle and not args.stop.is_set():
             for problem in await start_demo_infusions(ws):
                 print(f"icu-ws demo: {problem}", file=sys.stderr)
         return await _present(ws, args, racks=racks)
