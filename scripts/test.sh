@@ -8,13 +8,15 @@ cd "$ROOT"
 # Debian packages the tests use, each with the command that shows it is installed (the names
 # differ): tmux drives the real terminal UI; user-mode-linux (linux.uml), kmod (modprobe),
 # iproute2 (ip) and can-utils (candump, cansend) give tests/crossprocess a real SocketCAN vcan0
-# in a User-Mode Linux guest (scripts/vcan/).
+# in a User-Mode Linux guest (scripts/vcan/); mosquitto (in /usr/sbin, with mosquitto_passwd) is
+# the real MQTT broker of tests/telemetry (tests/mqttlab.py).
 declare -A DEB_PACKAGES=(
   [tmux]=tmux
   [linux.uml]=user-mode-linux
   [modprobe]=kmod
   [ip]=iproute2
   [candump]=can-utils
+  [mosquitto]=mosquitto
 )
 missing=()
 for cmd in "${!DEB_PACKAGES[@]}"; do

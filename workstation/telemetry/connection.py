@@ -37,21 +37,34 @@ class BrokerAccess:
             except OSError as exc:
                 raise ConfigError(str(password_file), [f"password file: {exc.strerror}"]) \
                     from None
-            password = lines[0] if lines else ""
+            if not lines or not lines[0]:
+                raise ConfigError(str(password_file), ["password file: the first line is empty; "
+                                                       "put the MQTT password there"])
+            password = lines[0]
+        if not parsed.tls and (ca_file or cert_file or key_file):
+            raise ConfigError(str(parsed), ["a CA or client certificate is for TLS: use an "
+                                            "mqtts:// URL, or leave the files out"])
         context = None
         if parsed.tls:
             try:
-                context = ssl.create_default_context(
-                    cafile=str(ca_file) if ca_file else None)
-                if cert_file is not None:
-                    context.load_cert_chain(str(cert_file), str(key_file) if key_file else None)
+                context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
             except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(str(cert_file or ca_file or "TLS"), [f"TLS: {exc}"]) from None
+                raise ConfigError(str(ca_file or "system CAs"),
+                                  [f"CA file: {exc.strerror or exc}"]) from None
+            if cert_file is not None:
+                try:
+                    context.load_cert_chain(str(cert_file), str(key_file) if key_file else None)
+                except (OSError, ssl.SSLError) as exc:
+                    raise ConfigError(f"{cert_file} / {key_file}",
+                                      [f"client certificate: {exc.strerror or exc}"]) from None
         return cls(parsed, username or parsed.username, password, context)
 
     def client(self, *, identifier: str, will: aiomqtt.Will | None = None,
-               keepalive: int = 10, timeout: float = 5.0) -> aiomqtt.Client:
+               keepalive: int = 10, timeout: float = 5.0,
+               clean_session: bool = True) -> aiomqtt.Client:
+        """``clean_session=False`` with a fixed identifier: the broker queues QoS 1 messages
+        for this client while it is away (a central station that must miss nothing)."""
         return aiomqtt.Client(self.url.host, self.url.port, identifier=identifier,
                               username=self.username, password=self.password,
                               tls_context=self.tls_context, will=will, keepalive=keepalive,
-                              timeout=timeout, clean_session=True)
+                              timeout=timeout, clean_session=clean_session)
