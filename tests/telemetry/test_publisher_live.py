@@ -208,3 +208,34 @@ async def test_tls_with_user_and_acl_the_production_broker_config(
         senders = {json.loads(m.payload)["workstation"] for m in sub.received}
         assert senders == {"ws-1"}, senders
         assert sub.matching(lambda m: m.topic == "icu/icu/bed-1/ws-1/status")
+
+
+async def test_backlog_and_dropping_are_bedside_alarms_until_delivered(tmp_path: Path) -> None:
+    port = free_port()
+    config = ws_config(tmp_path, f"mqtt://127.0.0.1:{port}", channels=1,
+                       outbox_max_messages=100, backlog_alarm_s=1.0, link_lost_alarm_s=60.0)
+    async with running(config, tmp_path) as (ws, _racks):
+        publisher = ws.telemetry
+        assert publisher is not None
+        for i in range(150):  # no broker: the outbox fills and drops its oldest
+            ws.supervisor.record_user_action(f"note {i}", user="rn")
+
+        def conditions() -> set[str]:
+            return {a.key.condition for a in ws.active_alarms() if a.active}
+
+        await until(lambda: {"TELEMETRY_DROPPING", "TELEMETRY_BACKLOG"} <= conditions(), 5,
+                    "dropping and backlog alarms")
+        assert len(publisher.outbox) == 100 and publisher.outbox.dropped_total >= 50
+        assert "TELEMETRY_LINK_LOST" not in conditions()  # 60 s not reached
+        # The oldest were dropped; the newest wait, in order.
+        waiting = [m.payload for m in publisher.outbox.pending(100)]
+        assert b'"note 149"' in waiting[-1] and not any(b'"note 0"' in p for p in waiting)
+        broker = Mosquitto(tmp_path / "broker", port=port)
+        broker.start()
+        try:
+            await until(lambda: publisher.connected and not len(publisher.outbox), 20,
+                        "backlog delivered")
+            await until(lambda: not {"TELEMETRY_DROPPING", "TELEMETRY_BACKLOG"}
+                        & conditions(), 5, "alarms cleared once delivered")
+        finally:
+            broker.stop()

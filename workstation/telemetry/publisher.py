@@ -63,6 +63,7 @@ class TelemetryPublisher:
         self._dropped_new = 0
         self._failures = 0  # outbox writes that failed since the last health check
         self._client: aiomqtt.Client | None = None
+        self._client_was_up = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent = 0
         self.connects = 0
@@ -154,26 +155,35 @@ class TelemetryPublisher:
     async def _run(self) -> None:
         delay = 0.5
         while True:
-            will = aiomqtt.Will(self.topics.status, self._status_json("offline", "link lost"),
-                                qos=1, retain=True)
-            client = self.access.client(identifier=f"icu-ws-{self.config.name}", will=will,
-                                        keepalive=self.config.telemetry.keepalive_s)
-            client.pending_calls_threshold = 2 * BATCH  # our batches are deliberate
             try:
-                async with client:
-                    await client.publish(self.topics.status, self._status_json("online"),
-                                         qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S)
-                    self._connected(client)
-                    delay = 0.5
-                    async with asyncio.TaskGroup() as group:
-                        group.create_task(self._watch(client))
-                        group.create_task(self._serve(client))
-            except* aiomqtt.MqttError as group:
-                self._disconnected(str(group.exceptions[0]))
-            except* OutboxError as group:
-                self._disconnected(f"outbox: {group.exceptions[0]}")
+                await self._session()
+            except Exception as exc:  # the link must come back, whatever broke it
+                leaf = _first_leaf(exc)
+                if not isinstance(leaf, aiomqtt.MqttError | OutboxError | OSError):
+                    log.error("telemetry session failed", exc_info=leaf)
+                self._disconnected(f"{type(leaf).__name__}: {leaf}" if not isinstance(
+                    leaf, aiomqtt.MqttError) else str(leaf))
+            if self._client_was_up:
+                delay = 0.5  # a link that was up: try again soon
+            self._client_was_up = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    async def _session(self) -> None:
+        """One connection, until it breaks: status online, then serve."""
+        will = aiomqtt.Will(self.topics.status, self._status_json("offline", "link lost"),
+                            qos=1, retain=True)
+        client = self.access.client(identifier=f"icu-ws-{self.config.name}", will=will,
+                                    keepalive=self.config.telemetry.keepalive_s)
+        client.pending_calls_threshold = 2 * BATCH  # our batches are deliberate
+        async with client:
+            await client.publish(self.topics.status, self._status_json("online"),
+                                 qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S)
+            self._connected(client)
+            self._client_was_up = True
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._watch(client))
+                group.create_task(self._serve(client))
 
     async def _watch(self, client: aiomqtt.Client) -> None:
         """Raises MqttError as soon as the connection drops (we subscribe to nothing)."""
@@ -272,6 +282,13 @@ class TelemetryPublisher:
             state, reason=reason, software=software_version(), drug_library=self._drug_library,
             care_area=self._care_area, channels=list(self.supervisor.controllers),
             observation_period_s=self.config.telemetry.observation_period_s))
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups of a TaskGroup."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _json(payload: BaseModel | None) -> bytes:
