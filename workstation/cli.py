@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from pumps import cli as pump_cli
-from workstation import log_cli, recorder_cli, run_cli
+from workstation import log_cli, monitor_cli, recorder_cli, run_cli
 from workstation.errors import InfusionError
 
 DESCRIPTION = """\
-ICU infusion workstation: supervises infusion pump modules on a CAN bus.
+ICU infusion workstation: supervises infusion pump modules on a CAN bus and publishes
+their telemetry to central monitors over MQTT.
 
 Subcommands:
   demo          run the workstation with simulated pump modules (nothing to configure)
@@ -23,6 +24,7 @@ Subcommands:
   replay        send a recorded log onto a CAN bus with its original timing
   decode        decode a recorded log with the DBC through the strict codec
   pump          run simulated pump modules (volumetric or syringe) on a CAN bus
+  monitor       central monitor: every workstation's channels and alarms from the MQTT broker
 """
 
 
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     log_cli.add_parser(sub)
     recorder_cli.add_parsers(sub)
     pump_cli.add_parser(sub)
+    monitor_cli.add_parsers(sub)
     return parser
 
 

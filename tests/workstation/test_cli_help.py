@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from pumps import cli as pump_cli
-from workstation import log_cli, run_cli
+from workstation import log_cli, monitor_cli, run_cli
 from workstation.config import REPO_ROOT
 
 SUBCOMMANDS = {
@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "check-config": run_cli.CHECK_HELP,
     "log": log_cli.HELP,
     "pump": pump_cli.HELP,
+    "monitor": monitor_cli.HELP,
 }
 
 

@@ -174,6 +174,8 @@ class TelemetryMapper:
             "seq": seq, "change": kind, "detail": change.detail or change.kind.value,
             "alarm": self.alarm_info(change.alarm)})
 
-    def active_alarms(self, alarms: list[Alarm], audio: AudioState) -> ActiveAlarmsPayload:
+    def active_alarms(self, alarms: list[Alarm], audio: AudioState, *,
+                      through_seq: int = 0) -> ActiveAlarmsPayload:
         return ActiveAlarmsPayload.model_validate(self._common() | {
-            "audio": audio.value, "alarms": [self.alarm_info(a) for a in alarms]})
+            "through_seq": through_seq, "audio": audio.value,
+            "alarms": [self.alarm_info(a) for a in alarms]})

@@ -150,6 +150,8 @@ class ActiveAlarmsPayload(_Payload):
     """``{base}/alarms/active``, retained: every shown alarm, highest priority first."""
 
     kind: Literal["active_alarms"] = "active_alarms"
+    through_seq: int = Field(default=0, ge=0, description=(
+        "the list reflects every event/alarm message up to this seq (0: none yet)"))
     audio: Literal["on", "off", "paused"]
     alarms: list[AlarmInfo]
 

@@ -218,13 +218,18 @@ class TelemetryPublisher:
                 self._active_dirty = False
                 alarms = self.supervisor.alarms
                 audio = alarms.indicator(self.supervisor.clock()).audio
-                await client.publish(self.topics.active_alarms,
-                                     _json(self.mapper.active_alarms(alarms.active(), audio)),
-                                     qos=1, retain=True, timeout=PUBLISH_TIMEOUT_S)
+                # Sent after the drain: it reflects every alarm message queued so far.
+                through = self.outbox.last_seq if self._outbox_ok else 0
+                active = self.mapper.active_alarms(alarms.active(), audio, through_seq=through)
+                await client.publish(self.topics.active_alarms, _json(active), qos=1,
+                                     retain=True, timeout=PUBLISH_TIMEOUT_S)
             now = time.monotonic()
             if now >= next_round:
                 self._dirty.update(self.supervisor.controllers)
                 next_round = now + period
+                # The status too: a monitor tells silent from alive even with no channels.
+                await client.publish(self.topics.status, self._status_json("online"), qos=1,
+                                     retain=True, timeout=PUBLISH_TIMEOUT_S)
             if self._dirty and now - last_obs >= OBSERVATION_MIN_GAP_S:
                 last_obs = now
                 await self._observations(client)

@@ -2,7 +2,7 @@
 
 One workstation publishes under its own base topic only (the broker's ACL enforces it):
 
-    {base}/status                       retained, last will "offline"
+    {base}/status                       retained; periodic; the last will says offline
     {base}/channels/{letter}/observation retained, periodic and on change (PCD-01 like)
     {base}/events                       infusion and workstation events (PCD-10 like)
     {base}/alarms                       alarm raise / update / acknowledge / clear (PCD-04 like)

@@ -1,0 +1,1 @@
+"""The central monitor: every workstation of the unit, from MQTT telemetry."""

@@ -1,0 +1,1 @@
+"""The central monitor's widgets, one per screen area."""
