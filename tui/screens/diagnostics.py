@@ -117,6 +117,7 @@ class DiagnosticsScreen(Screen[None]):
         yield Static("Buses", classes="view-title")
         yield self.buses
         yield Static("", id="diag-status", classes="view-status")
+        yield Static("", id="diag-telemetry", classes="view-status")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -168,6 +169,9 @@ class DiagnosticsScreen(Screen[None]):
         self.query_one("#diag-status", Static).update(
             f"{online} of {len(modules)} modules online · {errors} bad frames received · "
             f"refreshed every {REFRESH_S:g} s")
+        telemetry = self.ws.telemetry
+        self.query_one("#diag-telemetry", Static).update(
+            telemetry.summary() if telemetry is not None else "telemetry off")
 
     def action_blocked(self) -> None:
         self.notify("Close this view (Esc) to act on a channel", timeout=3)

@@ -77,6 +77,14 @@ class TelemetryPublisher:
     def broker(self) -> str:
         return str(self.access.url)
 
+    def summary(self) -> str:
+        """One line for diagnostics: where, whether connected, what waits, what was lost."""
+        state = "connected" if self.connected else f"NOT CONNECTED ({self.last_error or 'trying'})"
+        waiting = len(self.outbox) if self._outbox_ok else 0
+        dropped = self.outbox.dropped_total if self._outbox_ok else 0
+        return (f"telemetry {self.broker}: {state} · {self.sent} sent · {waiting} waiting"
+                + (f" · {dropped} dropped" if dropped else ""))
+
     # -- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
         try:
