@@ -141,7 +141,7 @@ class TelemetryPublisher:
         self._wake.set()
 
     def _alarm_change(self, change: AlarmChange) -> None:
-        if self.mapper.alarm(change, 1) is None:
+        if change.alarm is None:
             return  # audio pause/resume: carried by the active list
         self._put(self.topics.alarms, lambda seq: _json(self.mapper.alarm(change, seq)))
 
