@@ -9,14 +9,15 @@
   skipped elsewhere.
 
 The workstation process is ``tests/crossprocess/ws_driver.py`` (``icu-ws run --headless`` with a
-command channel); the pumps are ``icu-ws pump`` processes. ``harness.py`` holds the adapters.
+command channel); the pumps are ``icu-ws pump`` processes. The adapters ("rigs"): ``rig.py`` the
+base the scenarios drive, ``processes.py`` the child processes, and a module per transport
+(``virtual.py``, ``remote.py``, ``socketcan.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,16 +28,12 @@ import cantools
 import pytest
 
 from tests.buslab import codec, remote_hub
-from tests.crossprocess.harness import (
-    DBC_PATH,
-    Chan,
-    InProcessRig,
-    ProcessRig,
-    RawFrame,
-    Rig,
-    until,
-    vcan_runner,
-)
+from tests.crossprocess.bus import RawFrame
+from tests.crossprocess.processes import ProcessRig
+from tests.crossprocess.remote import RemoteRig
+from tests.crossprocess.rig import DBC_PATH, Chan, Rig, until
+from tests.crossprocess.socketcan import SocketcanRig, socketcan_missing
+from tests.crossprocess.virtual import InProcessRig
 from workstation.e2e import protect
 from workstation.eventlog import EventKind
 from workstation.frames import Status
@@ -305,19 +302,11 @@ class TestRemote(Scenarios):
         self.hub = class_hub
 
     def make_rig(self, tmp_path: Path) -> Rig:
-        return ProcessRig(tmp_path, "remote", self.hub)
+        return RemoteRig(tmp_path, self.hub)
 
 
-def _socketcan_missing() -> str | None:
-    if not vcan_runner().host_vcan_up():
-        return ("no SocketCAN vcan0 up on this machine; "
-                "tests/crossprocess/test_vcan.py runs this class in a User-Mode Linux guest")
-    missing = [tool for tool in ("candump", "cansend") if shutil.which(tool) is None]
-    return f"{', '.join(missing)} missing: install can-utils" if missing else None
-
-
-@pytest.mark.skipif(_socketcan_missing() is not None, reason=str(_socketcan_missing()))
+@pytest.mark.skipif(socketcan_missing() is not None, reason=str(socketcan_missing()))
 class TestSocketcan(Scenarios):
     def make_rig(self, tmp_path: Path) -> Rig:
-        return ProcessRig(tmp_path, "socketcan", "vcan0")
+        return SocketcanRig(tmp_path, "vcan0")
 

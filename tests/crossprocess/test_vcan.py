@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crossprocess.harness import ROOT, vcan_runner
+from tests.crossprocess.rig import ROOT
+from tests.crossprocess.socketcan import vcan_runner
 from tests.crossprocess.test_suite import Scenarios
 
 SUITE_TIMEOUT_S = 200.0  # the socketcan class takes ~75 s in the single-CPU guest
