@@ -18,6 +18,7 @@ from textual.widgets import Footer
 
 from channels.controller import ChannelError
 from pumps.rack import PumpRack
+from tui.flash import FLASH_TICK_S, high_on, medium_on
 from tui.screens.dialogs import ActionMenuScreen, ConfirmScreen, HelpScreen, PinScreen
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.channel_grid import ChannelGrid
@@ -26,7 +27,6 @@ from workstation.alarms import AudioState, Priority
 from workstation.api import Workstation
 from workstation.supervisor import Notice
 
-FLASH_TICK_S = 0.25  # HIGH toggles every tick (2 Hz), MEDIUM every 4 ticks (0.5 Hz)
 BELL_EVERY_S = {Priority.HIGH: 2.0, Priority.MEDIUM: 10.0}
 LETTER_WINDOW_S = 0.8  # a second letter within this selects a two-letter channel (AA..)
 ALLOWED_WHEN_LOCKED = {"audio_pause", "help", "lock", "move"}
@@ -93,11 +93,11 @@ class InfusionApp(App[None]):
 
     @property
     def high_on(self) -> bool:
-        return self._ticks % 2 == 0
+        return high_on(self._ticks)
 
     @property
     def medium_on(self) -> bool:
-        return (self._ticks // 4) % 2 == 0
+        return medium_on(self._ticks)
 
     def repaint(self) -> None:
         """Channel values, from the cache of snapshots: only changed cards redraw."""

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from tui.flash import FLASH_TICK_S, high_on, medium_on
 from tui.monitor.feed import MqttFeed
 from tui.monitor.model import ALARMS, DUPLICATE, OLDER_THAN_LIST, MonitorModel
 from tui.monitor.widgets.alarm_list import AlarmList
@@ -24,7 +25,6 @@ from tui.monitor.widgets.bed_table import BedTable
 from tui.monitor.widgets.header import HeaderInfo, MonitorHeader
 from tui.monitor.widgets.help import MonitorHelp
 
-FLASH_TICK_S = 0.25  # HIGH toggles every tick (2 Hz), MEDIUM every 4 ticks (0.5 Hz)
 ALARM_COALESCE_S = 0.1  # an alarm shows within this; a burst inside it is one redraw
 RATE_WINDOW_S = 1.0
 NOT_BAD = {DUPLICATE, OLDER_THAN_LIST}  # expected with QoS 1 and outboxes: not shown as bad
@@ -97,11 +97,11 @@ class MonitorApp(App[None]):
     # -- drawing ----------------------------------------------------------------------------
     @property
     def high_on(self) -> bool:
-        return self._ticks % 2 == 0
+        return high_on(self._ticks)
 
     @property
     def medium_on(self) -> bool:
-        return (self._ticks // 4) % 2 == 0
+        return medium_on(self._ticks)
 
     def repaint(self) -> None:
         now = self.clock()
