@@ -172,8 +172,7 @@ async def run_headless(model: MonitorModel, feed: MqttFeed, *, duration: float |
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m workstation.monitor_cli``: the subcommand on its own, until it is
-    registered in ``icu-ws``."""
+    """``python -m workstation.monitor_cli``: this subcommand alone (= ``icu-ws monitor``)."""
     parser = argparse.ArgumentParser(prog="icu-ws")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["monitor", *(sys.argv[1:] if argv is None else argv)])

@@ -4,6 +4,8 @@ with aiomqtt reaches the monitor's model, once, also after the broker restarts."
 from __future__ import annotations
 
 import asyncio
+import io
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from tests.tui.monitor_samples import Station
 from tui.monitor.app import MonitorApp
 from tui.monitor.feed import CONNECTED, MqttFeed
 from tui.monitor.model import DUPLICATE, NOT_JSON, MonitorModel
+from workstation import monitor_cli
 from workstation.telemetry.connection import BrokerAccess
 
 
@@ -79,3 +82,21 @@ async def test_the_monitor_user_reads_every_workstation_through_the_acl(
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_headless_monitor_prints_summary_lines(mosquitto: Mosquitto) -> None:
+    now = time.time()
+    bed = Station("icu", "bed-1")
+    async with mosquitto.client() as pub:
+        for topic, payload in (bed.status(time=now), bed.active([bed.alarm_info("occl")],
+                                                                time=now),
+                               ("icu/junk", b"x")):
+            await pub.publish(topic, payload, qos=1, retain=True)
+    out = io.StringIO()
+    feed = MqttFeed(BrokerAccess.build(mosquitto.url), retry_s=0.1)
+    await monitor_cli.run_headless(MonitorModel(), feed, duration=1.5, status_every_s=0.5,
+                                   out=out)
+    lines = out.getvalue().splitlines()
+    assert f"monitor: broker {mosquitto.url}: connected" in lines, lines
+    assert any("monitor: 1 workstations (0 stale, 0 offline); alarms: 1 HIGH; 3 messages" in line
+               and "dropped: unknown_topic=1; broker connected" in line for line in lines), lines

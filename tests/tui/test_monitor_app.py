@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import socket
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 
 from tests.tui.monitor_samples import T0_S, Station
 from tui.monitor.app import MonitorApp
-from tui.monitor.feed import MqttFeed, OnMessage, OnState
+from tui.monitor.feed import MqttFeed
 from tui.monitor.model import MonitorModel
 from tui.monitor.widgets.help import MonitorHelp
 from tui.monitor.widgets.lines import LineList
@@ -153,29 +152,6 @@ async def test_no_broker_shows_disconnected_and_keeps_retrying() -> None:
             await pilot.pause(0.05)
         assert "DISCONNECTED" in app.header.render().plain
         assert feed.broker in app.header.render().plain
-
-
-async def test_headless_prints_a_summary_line() -> None:
-    class FakeFeed:
-        broker = "mqtt://fake:1883"
-
-        async def run(self, on_message: OnMessage, on_state: OnState
-                      ) -> None:
-            on_state("connected")
-            ws = Station("icu", "bed-1")
-            on_message(*ws.status(), False)
-            on_message(*ws.active([ws.alarm_info("occl")]), False)
-            on_message("icu/junk", b"x", False)
-            await asyncio.sleep(3600)
-
-    out = io.StringIO()
-    model = MonitorModel()
-    await monitor_cli.run_headless(model, FakeFeed(), duration=0.25,  # type: ignore[arg-type]
-                                   status_every_s=0.1, out=out)
-    lines = out.getvalue().splitlines()
-    assert lines[0] == "monitor: broker mqtt://fake:1883: connected"
-    assert "monitor: 1 workstations (0 stale, 0 offline); alarms: 1 HIGH; 3 messages" in lines[1]
-    assert "dropped: unknown_topic=1; broker connected" in lines[1]
 
 
 def test_cli_help_says_what_it_does() -> None:
