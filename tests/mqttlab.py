@@ -133,7 +133,7 @@ class Mosquitto:
     def _config(self) -> str:
         tls = self.tls
         lines = ["# written by tests/mqttlab.py", "per_listener_settings false",
-                 f"listener {self.port} 127.0.0.1",
+                 f"listener {self.port} 127.0.0.1", "set_tcp_nodelay true",
                  *([f"cafile {tls.ca_file}", f"certfile {tls.cert_file}",
                     f"keyfile {tls.key_file}", "tls_version tlsv1.2"] if tls else []),
                  f"allow_anonymous {'false' if self.password_file else 'true'}",

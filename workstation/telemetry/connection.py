@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,12 @@ import aiomqtt
 
 from workstation.errors import ConfigError
 from workstation.telemetry.broker_url import BrokerUrl, parse_broker_url
+
+
+# Small MQTT packets behind Nagle's algorithm wait for the peer's delayed ACK (~40 ms): alarm
+# latency p99 went from 67-81 ms to 5-10 ms with TCP_NODELAY on both ends (bench/
+# telemetry_latency.py). The broker side is `set_tcp_nodelay true` (configs/mosquitto/).
+NO_NAGLE = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 @dataclass(frozen=True)
@@ -67,4 +74,5 @@ class BrokerAccess:
         return aiomqtt.Client(self.url.host, self.url.port, identifier=identifier,
                               username=self.username, password=self.password,
                               tls_context=self.tls_context, will=will, keepalive=keepalive,
-                              timeout=timeout, clean_session=clean_session)
+                              timeout=timeout, clean_session=clean_session,
+                              socket_options=NO_NAGLE)

@@ -57,7 +57,8 @@ class TelemetryPublisher:
         self.health = TelemetryHealth(t.link_lost_alarm_s, t.backlog_alarm_s)
         self._drug_library, self._care_area = drug_library, care_area
         self._outbox_ok = False
-        self._wake = asyncio.Event()
+        self._queued = asyncio.Event()  # the outbox has something new
+        self._changed = asyncio.Event()  # channels or alarms changed: state to re-send
         self._dirty: set[str] = set(supervisor.controllers)
         self._active_dirty = True
         self._dropped_new = 0
@@ -105,7 +106,7 @@ class TelemetryPublisher:
         outbox for the next start."""
         deadline = time.monotonic() + flush_s
         while self.connected and len(self.outbox) and time.monotonic() < deadline:
-            self._wake.set()
+            self._queued.set()
             await asyncio.sleep(0.02)
         client = self._client
         if client is not None:
@@ -138,7 +139,7 @@ class TelemetryPublisher:
             self._active_dirty = True
             self._dirty.update(self.supervisor.controllers)  # channel alarm fields changed
         self._dirty.update(notice.channels)
-        self._wake.set()
+        self._changed.set()
 
     def _alarm_change(self, change: AlarmChange) -> None:
         if change.alarm is None:
@@ -157,7 +158,7 @@ class TelemetryPublisher:
             log.error("telemetry: message for %s not queued: %s", topic, exc)
             return
         self._dropped_new += result.dropped
-        self._wake.set()
+        self._queued.set()
 
     # -- the connection ------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -191,7 +192,8 @@ class TelemetryPublisher:
             self._client_was_up = True
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._watch(client))
-                group.create_task(self._serve(client))
+                group.create_task(self._deliver(client))
+                group.create_task(self._publish_state(client))
 
     async def _watch(self, client: aiomqtt.Client) -> None:
         """Raises MqttError as soon as the connection drops (we subscribe to nothing)."""
@@ -215,18 +217,27 @@ class TelemetryPublisher:
         else:
             log.info("telemetry: cannot reach %s: %s", self.broker, reason)
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _deliver(self, client: aiomqtt.Client) -> None:
+        """Events and alarms, the moment they are queued: never behind a state update that
+        waits for its acknowledgement."""
+        while True:
+            self._queued.clear()
+            await self._drain(client)
+            await self._queued.wait()
+
+    async def _publish_state(self, client: aiomqtt.Client) -> None:
+        """The active-alarm list on change; the status and every observation each period;
+        changed observations at most every OBSERVATION_MIN_GAP_S."""
         period = self.config.telemetry.observation_period_s
         next_round = time.monotonic()
         last_obs = 0.0
         while True:
-            self._wake.clear()
-            await self._drain(client)
+            self._changed.clear()
             if self._active_dirty:
                 self._active_dirty = False
                 alarms = self.supervisor.alarms
                 audio = alarms.indicator(self.supervisor.clock()).audio
-                # Sent after the drain: it reflects every alarm message queued so far.
+                # Alarm messages up to this seq are reflected, whether delivered yet or not.
                 through = self.outbox.last_seq if self._outbox_ok else 0
                 active = self.mapper.active_alarms(alarms.active(), audio, through_seq=through)
                 await client.publish(self.topics.active_alarms, _json(active), qos=1,
@@ -245,7 +256,7 @@ class TelemetryPublisher:
             if self._dirty:
                 wait = min(wait, OBSERVATION_MIN_GAP_S)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+                await asyncio.wait_for(self._changed.wait(), timeout=max(wait, 0.01))
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while self._outbox_ok and (batch := self.outbox.pending(BATCH)):
