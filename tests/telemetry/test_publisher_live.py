@@ -240,3 +240,20 @@ async def test_backlog_and_dropping_are_bedside_alarms_until_delivered(tmp_path:
                         & conditions(), 5, "alarms cleared once delivered")
         finally:
             broker.stop()
+
+
+async def test_the_nurse_sees_the_link_state_in_the_header(mosquitto: Mosquitto,
+                                                           tmp_path: Path) -> None:
+    from tui.widgets.station_header import render_header
+
+    config = ws_config(tmp_path, mosquitto.url, channels=1)
+    async with running(config, tmp_path) as (ws, _racks):
+        publisher = ws.telemetry
+        assert publisher is not None
+        await until(lambda: publisher.connected, 5, "connected")
+        assert "telemetry OK" in render_header(ws, locked=False, width=160).plain
+        assert "connected" in publisher.summary()
+        mosquitto.stop()
+        await until(lambda: not publisher.connected, 5, "saw the broker go")
+        assert "telemetry DOWN" in render_header(ws, locked=False, width=160).plain
+        assert "NOT CONNECTED" in publisher.summary()
