@@ -17,6 +17,7 @@ from workstation.errors import ConfigError, InfusionError
 from workstation.headless import run_headless
 from workstation.shutdown import stop_on_signals
 from workstation.telemetry.broker_url import parse_broker_url
+from workstation.telemetry.connection import BrokerAccess
 from workstation.telemetry.embedded_broker import EmbeddedBroker
 
 RUN_HELP = "supervise the pump modules of a configured CAN bus"
@@ -176,6 +177,10 @@ def _check_one(path: Path) -> str:
         return f"drug library {library.label}: {len(library.care_areas)} care areas, " \
                f"{drugs} drug entries"
     config = load_config(path)
+    t = config.telemetry
+    if t.enabled and t.url is not None:  # the files it names must be readable now
+        BrokerAccess.build(t.url, username=t.username, password_file=t.password_file,
+                           ca_file=t.ca_file, cert_file=t.cert_file, key_file=t.key_file)
     library = load_drug_library(config.drug_library)
     try:
         library.care_area(config.care_area)

@@ -12,7 +12,6 @@ import aiomqtt
 from workstation.errors import ConfigError
 from workstation.telemetry.broker_url import BrokerUrl, parse_broker_url
 
-
 # Small MQTT packets behind Nagle's algorithm wait for the peer's delayed ACK (~40 ms): alarm
 # latency p99 went from 67-81 ms to 5-10 ms with TCP_NODELAY on both ends (bench/
 # telemetry_latency.py). The broker side is `set_tcp_nodelay true` (configs/mosquitto/).
