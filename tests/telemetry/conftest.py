@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.mqttlab import EXAMPLE_CONF, LAB_USERS, Mosquitto, TlsMaterial
+from workstation.telemetry.outbox import Outbox
 
 
 def example_config(broker: Mosquitto) -> str:
@@ -71,3 +72,10 @@ def mosquitto_secure(tmp_path: Path, lab_tls: TlsMaterial) -> Iterator[Mosquitto
     broker.config_file.write_text(example_config(broker))
     with broker:
         yield broker
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Outbox]:
+    """An open outbox in tmp_path (the test_outbox_* modules)."""
+    with Outbox(tmp_path / "outbox.db", max_messages=1000) as outbox:
+        yield outbox
