@@ -30,11 +30,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -47,6 +44,7 @@ if str(REPO) not in sys.path:
 import can  # noqa: E402
 import cantools  # noqa: E402
 
+from bench.timing import pin_to_one_cpu, rate_summary, slice_rate  # noqa: E402
 from workstation.codec import FrameCodec, FrameDecoder, FrameEncoder  # noqa: E402
 from workstation.frames import (  # noqa: E402
     AlarmEvent,
@@ -118,30 +116,11 @@ def frame_mix() -> list[Frame]:
 def measure(batch: Callable[[], int], seconds: float) -> dict[str, float]:
     """Run ``batch`` (returns frames done) in ``SLICES`` slices of ``seconds / SLICES``."""
     batch()  # warm up
-    rates: list[float] = []
-    for _ in range(SLICES):
-        done = 0
-        start = time.perf_counter()
-        deadline = start + seconds / SLICES
-        while True:
-            done += batch()
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        rates.append(done / (now - start))
-    return {"frames_per_s": statistics.median(rates), "best": max(rates), "worst": min(rates)}
-
-
-def pin_to_one_cpu() -> int | None:
-    if not hasattr(os, "sched_setaffinity"):
-        return None
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return cpu
+    return rate_summary([slice_rate(batch, seconds / SLICES) for _ in range(SLICES)])
 
 
 def run(seconds: float) -> dict[str, Any]:
-    cpu = pin_to_one_cpu()
+    _, cpu = pin_to_one_cpu()  # for the whole run: nothing else runs in this process
     codec = FrameCodec()
     mix = frame_mix()
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 import aiomqtt  # noqa: E402
 
+from bench.timing import CLK_TCK, proc_cpu_s  # noqa: E402
 from tests.mqttlab import Mosquitto, find_mosquitto  # noqa: E402
 from tui.monitor.app import MonitorApp  # noqa: E402
 from tui.monitor.feed import CONNECTED, MqttFeed  # noqa: E402
@@ -54,7 +55,6 @@ GOAL_WORKSTATIONS = 100
 ALARM_EVERY_S, ALARM_FOR_S = 30.0, 10.0
 WARM_S = 3.0
 MAX_LAG_S = 1.0  # kept up: lag p99 under one observation period, and (almost) nothing lost
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SENTINEL_ID, SENTINEL_TIME = "f" * 32, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 SENTINEL_TIME_JSON = b'"2000-01-01T00:00:00Z"'
 
@@ -253,16 +253,11 @@ async def monitor(broker: Mosquitto, meter: Meter, app: bool, model: MonitorMode
 
 def cpu_sample(pids: dict[str, list[int]]) -> dict[str, float]:
     """CPU s so far: this process, the others' /proc/PID/stat, the machine's /proc/stat."""
-    def proc(pid: int) -> float:
-        text = Path(f"/proc/{pid}/stat").read_text()
-        fields = text[text.rindex(")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
     ru = resource.getrusage(resource.RUSAGE_SELF)
     ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return {"monitor": ru.ru_utime + ru.ru_stime, "wall": time.time(),
             "machine": (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK,
-            **{role: sum(proc(p) for p in ids) for role, ids in pids.items()}}
+            **{role: sum(proc_cpu_s(p) for p in ids) for role, ids in pids.items()}}
 
 
 def summary(values: list[float]) -> dict[str, float | None]:

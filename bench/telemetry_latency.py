@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ sys.path.insert(0, str(REPO))
 import aiomqtt  # noqa: E402
 
 import workstation.demo as demo  # noqa: E402
+from bench.timing import wait_until  # noqa: E402
+from bench.ws_alarm import acknowledge_all, restart  # noqa: E402
 from pumps.module import Fault  # noqa: E402
 from tests.mqttlab import Mosquitto, find_mosquitto  # noqa: E402
 from workstation.alarms import AlarmKey, ChangeKind  # noqa: E402
@@ -50,11 +52,11 @@ from workstation.config import TelemetryConfig, demo_config  # noqa: E402
 from workstation.supervisor import Notice  # noqa: E402
 from workstation.telemetry.connection import NO_NAGLE, BrokerAccess  # noqa: E402
 from workstation.telemetry.outbox import OutboxMessage  # noqa: E402
-from workstation.vocabulary import PumpState  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "telemetry_latency.json"
 GOAL_P99_MS = 50.0
 LETTER = "A"  # volumetric in demo_config
+ORDER = demo.DEMO_ORDERS["volumetric"][0]  # what A is (re)started with between samples
 CONDITION = "DOOR_OPEN"
 TIMEOUT_S = 5.0
 LABELS = {"total": "door opened -> subscriber (total)",
@@ -67,6 +69,7 @@ SEGMENTS = tuple(LABELS)
 VARIANTS = ("shipped", "nagle")
 NODELAY_CONF = "set_tcp_nodelay true\n"
 STALL_S = 0.02  # event-loop lateness counted as a stall
+POLL_S = 0.005  # how often a wait for a state (connected, online, infusing) looks
 now = time.monotonic
 
 
@@ -187,23 +190,6 @@ class Probes:
                 self.cleared.set()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = now() + timeout
-    while not predicate():
-        if now() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
-        await asyncio.sleep(0.005)
-
-
-async def restart(ws: Workstation) -> None:
-    """Get A infusing again (see bench/workstation.py's ``restart``)."""
-    controller = ws.supervisor.controllers[LETTER]
-    if controller.state not in (PumpState.ALARM, PumpState.PAUSED, PumpState.PROGRAMMED):
-        await ws.program(LETTER, demo.DEMO_ORDERS["volumetric"][0], confirm=True, user="bench")
-    await ws.start(LETTER, user="bench")
-    await wait_until(lambda: controller.infusing, TIMEOUT_S, "infusing again")
-
-
 # -- one scenario --------------------------------------------------------------------------------
 async def scenario(name: str, channels: int, all_infusing: bool, samples: int,
                    broker: Mosquitto, folder: Path, seed: int = 1) -> dict[str, Any]:
@@ -224,15 +210,17 @@ async def scenario(name: str, channels: int, all_infusing: bool, samples: int,
             publisher = ws.telemetry
             assert publisher is not None
             controllers = list(ws.supervisor.controllers.values())
-            await wait_until(lambda: publisher.connected, TIMEOUT_S, "telemetry connected")
-            await wait_until(lambda: all(c.online for c in controllers), 10.0, "modules online")
+            await wait_until(lambda: publisher.connected, TIMEOUT_S, "telemetry connected",
+                             POLL_S)
+            await wait_until(lambda: all(c.online for c in controllers), 10.0, "modules online",
+                             POLL_S)
             if all_infusing:
                 problems = await demo.start_demo_infusions(ws, user="bench")
             else:
                 problems = []
-                await restart(ws)
+                await restart(ws, LETTER, ORDER, TIMEOUT_S, POLL_S)
             await wait_until(lambda: sum(c.infusing for c in controllers)
-                             >= (channels if all_infusing else 1), 10.0, "infusing")
+                             >= (channels if all_infusing else 1), 10.0, "infusing", POLL_S)
             module = demo.module_for(config, racks, LETTER)
             assert module is not None
             probes = Probes(ws, AlarmKey(LETTER, CONDITION))
@@ -262,11 +250,9 @@ async def scenario(name: str, channels: int, all_infusing: bool, samples: int,
                         break
                 finally:  # close the door, acknowledge (latched: it goes once closed), restart
                     module.inject(Fault.DOOR, 0)
-                    for alarm in ws.active_alarms():
-                        if alarm.key.source == LETTER and not alarm.acknowledged:
-                            ws.acknowledge(alarm.id, user="bench")
+                    acknowledge_all(ws, LETTER)
                     try:
-                        await restart(ws)
+                        await restart(ws, LETTER, ORDER, TIMEOUT_S, POLL_S)
                         await asyncio.wait_for(probes.cleared.wait(), TIMEOUT_S)
                     except Exception as exc:  # noted; the next trial tries again
                         failures.append(f"trial {trial} reset: {type(exc).__name__}: {exc}")

@@ -27,20 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
 
+from bench.timing import proc_cpu_s  # noqa: E402
 from workstation.eventlog import EventKind, EventLog, EventLogError  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "tui.json"
 CHANNELS = (8, 32)
 GOAL_CHANNELS, GOAL_PERCENT = 32, 30.0
 SIZE = ("160", "50")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all its threads), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state is fields[0]
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -113,9 +106,9 @@ def measure(channels: int, headless: bool, seconds: float, warmup: float, folder
             time.sleep(0.5)
         ready_s = time.monotonic() - started
         time.sleep(warmup)
-        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        cpu0, t0 = proc_cpu_s(pid), time.monotonic()
         time.sleep(seconds)
-        cpu1, t1 = cpu_seconds(pid), time.monotonic()
+        cpu1, t1 = proc_cpu_s(pid), time.monotonic()
         screen = term.screen()
         if not headless:
             shown = screen.count("INFUSING")
