@@ -92,6 +92,14 @@ class Workstation:
 
     async def __aenter__(self) -> Workstation:
         self.event_log.open()
+        try:
+            await self._start()
+        except BaseException:
+            await self.__aexit__(None, None, None)  # no task or open file left behind
+            raise
+        return self
+
+    async def _start(self) -> None:
         self._supervisor = Supervisor(self.config, self.event_log, codec=self._codec,
                                       clock=self._clock, restored=restored_plans(self.event_log))
         if self._access is not None:
@@ -102,7 +110,6 @@ class Workstation:
         self._supervisor.record(Event(EventKind.SYSTEM, f"drug library {self.library.label}, "
                                                         f"care area {self.care_area.name}"))
         await self._supervisor.start()
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._supervisor is not None:
