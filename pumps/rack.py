@@ -9,7 +9,6 @@ periods stay in bus time, as on a real bus.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -18,6 +17,7 @@ from workstation.codec import FrameCodec
 from workstation.errors import FrameError
 from workstation.frames import Frame, WsHeartbeat
 from workstation.link import BusSettings, CanLink
+from workstation.shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,7 @@ class PumpRack:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         await self.link.close()
 
     # -- receive -----------------------------------------------------------------------------

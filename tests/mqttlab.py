@@ -26,6 +26,7 @@ import pytest
 import trustme
 
 from tests.buslab import free_port
+from workstation.shutdown import cancel_and_wait
 from workstation.telemetry.broker_url import parse_broker_url
 
 EXAMPLE_CONF = Path(__file__).resolve().parents[1] / "configs" / "mosquitto" / "mosquitto.conf"
@@ -294,10 +295,7 @@ class Subscriber:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

@@ -9,7 +9,6 @@ Shutting down never stops the pumps: their programs keep running, unsupervised, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from workstation.eventlog import Event, EventKind, EventLog, EventLogError
 from workstation.frames import Frame, ModuleHeartbeat, WsHeartbeat
 from workstation.link import CanLink
 from workstation.registry import ModuleEvent, ModuleRegistry
+from workstation.shutdown import cancel_and_wait
 from workstation.vocabulary import WorkstationState
 
 log = logging.getLogger(__name__)
@@ -111,11 +111,7 @@ class Supervisor:
     async def stop(self) -> None:
         """Stop supervising. Pumps keep their programs running and raise WS_HEARTBEAT_LOST."""
         self._send_heartbeat(WorkstationState.SHUTTING_DOWN)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for link in self.links.values():
             await link.close()

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from workstation.alarms import AlarmChange
 from workstation.config import WorkstationConfig
 from workstation.eventlog import Event, EventKind
+from workstation.shutdown import cancel_and_wait
 from workstation.snapshot import snapshot
 from workstation.supervisor import Notice, Supervisor
 from workstation.telemetry.connection import BrokerAccess
@@ -117,11 +118,7 @@ class TelemetryPublisher:
             self.supervisor.event_sinks.remove(self._on_event)
         with contextlib.suppress(ValueError):
             self.supervisor.listeners.remove(self._on_notice)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         self.outbox.close()
         self._outbox_ok = False
