@@ -6,10 +6,7 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import select
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.crashchild import kill_9, read_lines
 from workstation.errors import InfusionError
 from workstation.eventlog import (
     CSV_COLUMNS,
@@ -323,21 +321,6 @@ def test_threads_share_one_writer(log: EventLog) -> None:
     assert sorted(ids) == [r.id for r in log.query()] and len(set(ids)) == 100
 
 
-def read_lines(proc: subprocess.Popen[bytes], count: int, timeout: float = 60.0) -> bytes:
-    """At least ``count`` complete lines from the child's stdout, without blocking forever."""
-    assert proc.stdout is not None
-    fd, buf = proc.stdout.fileno(), b""
-    deadline = datetime.now() + timedelta(seconds=timeout)
-    while buf.count(b"\n") < count:
-        left = (deadline - datetime.now()).total_seconds()
-        if left <= 0 or proc.poll() is not None:
-            lines = buf.count(b"\n")
-            pytest.fail(f"writer gave {lines} lines in time; exit status {proc.poll()}")
-        if select.select([fd], [], [], min(left, 1.0))[0]:
-            buf += os.read(fd, 65536)
-    return buf
-
-
 def test_kill_9_loses_no_committed_event(tmp_path: Path) -> None:
     path = tmp_path / "crash" / "events.db"
     proc = subprocess.Popen([sys.executable, str(HERE / "crash_writer.py"), str(path)],
@@ -346,13 +329,8 @@ def test_kill_9_loses_no_committed_event(tmp_path: Path) -> None:
         buf = read_lines(proc, 200)
         with EventLog(path, read_only=True) as reader:  # another process, while it writes
             assert reader.last_id() >= 200
-        os.kill(proc.pid, signal.SIGKILL)
-        rest, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")
+        rest = kill_9(proc)
     printed = (buf + rest).decode().split("\n")[:-1]  # the last piece may be a torn line
     assert len(printed) >= 200
     expected = {int(rid): f"event {i}" for rid, i in (line.split() for line in printed)}

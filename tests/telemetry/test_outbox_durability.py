@@ -3,17 +3,14 @@ that returned."""
 
 from __future__ import annotations
 
-import os
-import select
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.crashchild import kill_9, read_lines
 from tests.telemetry.outbox_support import TOPIC, body
 from workstation.telemetry.outbox import SCHEMA_VERSION, Outbox, OutboxError, OutboxMessage
 
@@ -51,34 +48,6 @@ def start_child(path: Path, count: int) -> subprocess.Popen[bytes]:
                             stderr=subprocess.PIPE)
 
 
-def read_until(proc: subprocess.Popen[bytes], lines: int, timeout: float = 60.0) -> bytes:
-    """At least ``lines`` complete lines of the child's stdout, without blocking forever."""
-    assert proc.stdout is not None
-    fd, buf = proc.stdout.fileno(), b""
-    deadline = time.monotonic() + timeout
-    while buf.count(b"\n") < lines:
-        left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
-            got = buf.count(b"\n")
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            pytest.fail(f"child gave {got} lines; status {proc.poll()}\n{err}")
-        if select.select([fd], [], [], min(left, 1.0))[0]:
-            buf += os.read(fd, 65536)
-    return buf
-
-
-def kill_9(proc: subprocess.Popen[bytes]) -> bytes:
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-        rest, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, err.decode(errors="replace")
-    return rest
-
-
 def assert_intact(path: Path) -> None:
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -94,7 +63,7 @@ def test_kill_9_after_n_puts_loses_nothing(tmp_path: Path) -> None:
     n = 300
     proc = start_child(path, n)
     try:
-        read_until(proc, n + 1)
+        read_lines(proc, n + 1)
         with pytest.raises(OutboxError, match="another icu-ws"):  # the child owns it
             Outbox(path, max_messages=100_000).open()
     finally:
@@ -115,7 +84,7 @@ def test_kill_9_mid_stream_keeps_every_committed_put(tmp_path: Path) -> None:
     path = tmp_path / "outbox.db"
     proc = start_child(path, -1)  # puts until killed
     try:
-        buf = read_until(proc, 500)
+        buf = read_lines(proc, 500)
     finally:
         buf += kill_9(proc)
     printed = [line.split() for line in buf.decode().split("\n")[:-1]]  # last may be torn
