@@ -134,7 +134,10 @@ class TelemetryPublisher:
             self._alarm_change(change)
         if notice.alarm_changes:
             self._active_dirty = True
-            self._dirty.update(self.supervisor.controllers)  # channel alarm fields changed
+        # A channel's alarm fields change with its own alarms only (WS alarms are in no card).
+        self._dirty.update(c.alarm.key.source for c in notice.alarm_changes
+                           if c.alarm is not None and c.alarm.key.source in
+                           self.supervisor.controllers)
         self._dirty.update(notice.channels)
         self._changed.set()
 
