@@ -1,0 +1,221 @@
+"""The station: every channel controller, the module registry and the alarm system, pure.
+
+The station is the supervisor without I/O. Inputs are decoded frames, frame errors, bus
+failures and the time (``clock``); outputs are frames handed to ``send(bus, frame)``, alarm
+changes, events written to the event log, and notices to listeners. ``Supervisor`` wraps it
+with the CAN links and the background tasks; the stateful safety tests drive it directly, in
+module time, through the real codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from channels.commands import Completion
+from channels.controller import ChannelController
+from channels.effects import Effects
+from channels.plan import Plan
+from workstation.alarm_catalog import condition_info
+from workstation.alarms import AlarmChange, AlarmKey, AlarmSystem
+from workstation.config import WorkstationConfig
+from workstation.eventlog import Event, EventKind, EventLog, EventLogError
+from workstation.frames import Frame, ModuleHeartbeat
+from workstation.registry import ModuleEvent, ModuleRegistry
+
+log = logging.getLogger(__name__)
+
+E2E_WINDOW_S = 10.0
+E2E_ALARM_COUNT = 20  # corrupted frames of our nodes within the window -> MEDIUM alarm
+WS = "WS"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What listeners (UI, telemetry, headless printer) are told, as it happens."""
+
+    alarm_changes: tuple[AlarmChange, ...] = ()
+    events: tuple[Event, ...] = ()
+    channels: tuple[str, ...] = ()  # letters whose state changed
+
+
+Listener = Callable[[Notice], None]
+EventSink = Callable[[Event], None]
+Send = Callable[[str, Frame], None]  # (bus name, frame)
+
+
+class Station:
+    def __init__(self, config: WorkstationConfig, event_log: EventLog, send: Send, *,
+                 clock: Callable[[], float],
+                 restored: dict[str, dict[int, Plan]] | None = None) -> None:
+        self.config = config
+        self.event_log = event_log
+        self.clock = clock
+        self._send = send
+        self.alarms = AlarmSystem(audio_pause_s=config.alarms.audio_pause_s,
+                                  escalation_s=config.alarms.escalation_s)
+        self.registry = ModuleRegistry(config.heartbeat.module_timeout_s)
+        restored = restored or {}
+        self.controllers: dict[str, ChannelController] = {}
+        self._by_slot: dict[tuple[str, int], ChannelController] = {}
+        for channel in config.channels:
+            plans = restored.get(channel.letter, {})
+            controller = ChannelController(
+                channel, config.commands, config.supervision, restored=plans,
+                first_program_id=max(plans, default=0) + 1)
+            self.controllers[channel.letter] = controller
+            self._by_slot[(channel.bus, channel.slot)] = controller
+        self.listeners: list[Listener] = []
+        self.event_sinks: list[EventSink] = []  # every event recorded (telemetry)
+        self.completions: dict[tuple[str, int], asyncio.Future[Completion]] = {}
+        self.changed = asyncio.Event()  # set after anything changed; waiters clear it
+        self._e2e_errors: list[float] = []
+        self.frame_errors: Counter[str] = Counter()
+        self._log_failed = False
+
+    # -- time ------------------------------------------------------------------------------
+    def tick(self) -> None:
+        now = self.clock()
+        for event in self.registry.tick(now):
+            self._module_event(event, now)
+        for controller in self.controllers.values():
+            self.apply(controller.tick(now))
+        changes = self.alarms.tick(now)
+        if self._e2e_errors and now - self._e2e_errors[-1] > 6 * E2E_WINDOW_S:
+            self._e2e_errors.clear()
+            changes += self.alarms.clear(AlarmKey(WS, "E2E_ERRORS"), now)
+        self.publish(changes, [])
+
+    # -- receive ---------------------------------------------------------------------------
+    def on_frame(self, bus: str, frame: Frame) -> None:
+        now = self.clock()
+        if isinstance(frame, ModuleHeartbeat):
+            for event in self.registry.on_heartbeat(bus, frame, now):
+                self._module_event(event, now)
+            return
+        controller = self._by_slot.get((bus, frame.node))
+        if controller is not None:
+            self.apply(controller.on_frame(frame, now))
+
+    def _module_event(self, event: ModuleEvent, now: float) -> None:
+        controller = self._by_slot.get((event.info.bus, event.info.node))
+        if controller is not None:
+            self.apply(controller.on_module_event(event, now))
+            return
+        # A module in a slot no channel is configured for: show it, never drive it.
+        key = AlarmKey(WS, "UNEXPECTED_MODULE")
+        info = condition_info("UNEXPECTED_MODULE")
+        changes = self.alarms.raise_(key, info.priority, f"{info.text}: {event.describe()}",
+                                     now, latching=info.latching)
+        self.publish(changes, [self.record(Event(EventKind.MODULE, event.describe()))])
+
+    def on_frame_error(self, bus: str, kind: str, ours: bool) -> None:
+        """A frame that failed to decode; ``ours``: its id is one of our DBC's frames."""
+        self.frame_errors[kind] += 1
+        if kind not in ("crc", "counter") or not ours:
+            return
+        now = self.clock()
+        self._e2e_errors = [t for t in self._e2e_errors if now - t < E2E_WINDOW_S]
+        self._e2e_errors.append(now)
+        if len(self._e2e_errors) == E2E_ALARM_COUNT:
+            info = condition_info("E2E_ERRORS")
+            changes = self.alarms.raise_(AlarmKey(WS, "E2E_ERRORS"), info.priority,
+                                         f"{info.text} on {bus}", now)
+            event = self.record(Event(EventKind.BUS, f"{bus}: {len(self._e2e_errors)} "
+                                                     f"corrupted frames in 10 s",
+                                      data=dict(self.frame_errors)))
+            self.publish(changes, [event])
+
+    def on_bus_error(self, bus: str, where: str, exc: Exception) -> None:
+        info = condition_info("BUS_ERROR")
+        changes = self.alarms.raise_(AlarmKey(WS, "BUS_ERROR"), info.priority,
+                                     f"{info.text}: {bus} ({where})", self.clock(),
+                                     latching=info.latching)
+        event = self.record(Event(EventKind.BUS, f"bus {bus} failed: {exc}"))
+        self.publish(changes, [event])
+
+    def on_bus_recovered(self, bus: str) -> None:
+        changes = self.alarms.clear(AlarmKey(WS, "BUS_ERROR"), self.clock())
+        self.publish(changes, [self.record(Event(EventKind.BUS, f"bus {bus} reopened"))])
+
+    # -- effects ---------------------------------------------------------------------------
+    def record(self, event: Event) -> Event:
+        """Write to the event log; a failing log is itself a HIGH alarm, never a crash."""
+        try:
+            self.event_log.record(event)
+            if self._log_failed:
+                self._log_failed = False
+                self.alarms.clear(AlarmKey(WS, "EVENT_LOG_ERROR"), self.clock())
+        except EventLogError as exc:
+            log.error("%s (event: %s)", exc, event.message)
+            if not self._log_failed:
+                self._log_failed = True
+                info = condition_info("EVENT_LOG_ERROR")
+                self.alarms.raise_(AlarmKey(WS, "EVENT_LOG_ERROR"), info.priority, info.text,
+                                   self.clock(), latching=info.latching)
+        for sink in list(self.event_sinks):
+            try:
+                sink(event)
+            except Exception:  # telemetry must never stop supervision
+                log.exception("event sink %r failed", sink)
+        return event
+
+    def workstation_condition(self, condition: str, present: bool, detail: str = "") -> None:
+        """Raise or clear one of the workstation's own conditions (telemetry link...)."""
+        key, now = AlarmKey(WS, condition), self.clock()
+        if present:
+            info = condition_info(condition)
+            text = info.text + (f" ({detail})" if detail else "")
+            changes = self.alarms.raise_(key, info.priority, text, now, latching=info.latching)
+        else:
+            changes = self.alarms.clear(key, now)
+        self.publish(changes, [])
+
+    def record_user_action(self, message: str, *, user: str | None = None) -> None:
+        """A nurse's action that is not a command (lock, unlock...): logged and published."""
+        self.publish([], [self.record(Event(EventKind.USER, message, user=user))])
+
+    def apply(self, fx: Effects) -> None:
+        controller = self.controllers[fx.channel]
+        for frame in fx.frames:
+            self._send(controller.config.bus, frame)
+        now = self.clock()
+        changes: list[AlarmChange] = []
+        for condition in fx.clears:
+            changes += self.alarms.clear(AlarmKey(fx.channel, condition), now)
+        for raised in fx.raises:
+            text = raised.info.text + (f" ({raised.detail})" if raised.detail else "")
+            changes += self.alarms.raise_(AlarmKey(fx.channel, raised.info.condition),
+                                          raised.info.priority, text, now,
+                                          latching=raised.info.latching)
+        events = [self.record(e) for e in fx.events]
+        for done in fx.completions:
+            future = self.completions.pop((fx.channel, done.frame.seq), None)
+            if future is not None and not future.done():
+                future.set_result(done)
+        if fx.frames or changes or events or fx.completions:
+            self.publish(changes, events, (fx.channel,))
+
+    def publish(self, changes: list[AlarmChange], events: list[Event],
+                channels: tuple[str, ...] = ()) -> None:
+        for change in changes:
+            if change.alarm is not None:
+                a = change.alarm
+                self.record(Event(EventKind.ALARM, f"{a.key}: {a.text} {change.kind.value}",
+                                  channel=a.key.source if a.key.source != WS else None,
+                                  user=a.acknowledged_by,
+                                  data={"alarm_id": a.id, "priority": a.priority.name,
+                                        "change": change.kind.value,
+                                        "condition": a.key.condition}))
+        if not (changes or events or channels):
+            return
+        notice = Notice(tuple(changes), tuple(events), channels)
+        self.changed.set()
+        for listener in list(self.listeners):
+            try:
+                listener(notice)
+            except Exception:  # a broken display must not stop supervision
+                log.exception("listener %r failed", listener)
