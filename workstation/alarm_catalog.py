@@ -115,6 +115,13 @@ WORKSTATION_CONDITIONS: dict[str, ConditionInfo] = {
         _ws("MODULE_SAFE_STATE", HIGH, "Pump in safe state — replace module", stops=True),
         # The module rebooted: whatever it was running has stopped.
         _ws("MODULE_RESTARTED", HIGH, "Pump module restarted — check program", stops=True),
+        # No silent stop (issue 14): the module stopped or changed rate with no command from
+        # the workstation and no alarm condition of its own to explain it.
+        _ws("UNCOMMANDED_STOP", HIGH, "Pump stopped without a command — check the pump",
+            stops=True),
+        _ws("UNCOMMANDED_RATE", HIGH, "Pump rate differs from the program — check pump"),
+        # A configured channel whose module is not heard: nobody watches that line.
+        _ws("NO_MODULE", HIGH, "No pump module answering — check the module"),
         _ws("UNEXPECTED_MODULE", LOW, "Unexpected pump module on bus"),
         _ws("BUS_ERROR", HIGH, "CAN bus failure"),  # WS
         _ws("E2E_ERRORS", MEDIUM, "Corrupted frames on the bus"),  # WS
