@@ -122,6 +122,13 @@ WORKSTATION_CONDITIONS: dict[str, ConditionInfo] = {
         _ws("UNCOMMANDED_RATE", HIGH, "Pump rate differs from the program — check pump"),
         # A configured channel whose module is not heard: nobody watches that line.
         _ws("NO_MODULE", HIGH, "No pump module answering — check the module"),
+        # Isolation (issue 9, H6/H13): one channel's failure is that channel's alarm only.
+        _ws("CHANNEL_FAULT", HIGH, "Channel supervision failed — check pump, reprogram"),
+        _ws("COMMAND_NOT_SENT", HIGH, "Command not sent to the pump — check and reprogram"),
+        # H5: stopped by an alarm, acknowledged, and still stopped: therapy is interrupted.
+        _ws("STOPPED_IN_ALARM", HIGH, "Stopped after an alarm — restart or stop channel"),
+        _ws("TASK_FAILED", HIGH, "Workstation task failed — restarting it"),  # WS
+        _ws("RECEIVE_FAILED", HIGH, "Received frames not processed — check workstation"),  # WS
         _ws("UNEXPECTED_MODULE", LOW, "Unexpected pump module on bus"),
         _ws("BUS_ERROR", HIGH, "CAN bus failure"),  # WS
         _ws("E2E_ERRORS", MEDIUM, "Corrupted frames on the bus"),  # WS

@@ -5,6 +5,8 @@ caller decides what to log, publish and draw; nothing here does I/O or reads a c
 Terms: an alarm is *shown* while it is held here; it is *active* while its condition is
 present; it *sounds* while unacknowledged, at least LOW (INFO never sounds) and either active or
 latching (a latched alarm goes on signalling after its cause is gone, until acknowledged).
+Acknowledging a HIGH alarm whose condition is still present silences it for the audio-pause
+time only (GIP: silence <= 2 min): then it sounds again, as long as the condition persists.
 """
 
 from __future__ import annotations
@@ -143,6 +145,12 @@ class AlarmSystem:
         self._due_stale = False
         self._last_report: dict[int, float] = {}  # last REPEATED report, for flood control
         self._pause_until: float | None = None
+        # Acknowledged HIGH alarms whose condition persists: when each sounds again (H5).
+        self._rearm: dict[int, float] = {}
+
+    @property
+    def audio_pause_s(self) -> float:
+        return self._audio_pause_s
 
     # --- inputs -------------------------------------------------------------------------
 
@@ -182,6 +190,7 @@ class AlarmSystem:
             if alarm.acknowledged:
                 # A more serious condition must be seen again, whatever was acknowledged.
                 alarm.acknowledged, alarm.acknowledged_at, alarm.acknowledged_by = False, None, None
+                self._rearm.pop(alarm.id, None)
                 notes.append("acknowledgement withdrawn")
             self._set_due(alarm, now)
         if latch and not alarm.latching:
@@ -261,6 +270,8 @@ class AlarmSystem:
             )
         if now >= self._next_due:
             self._escalate(now, changes)
+        if self._rearm and now >= min(self._rearm.values()):
+            self._sound_again(now, changes)
         return changes
 
     # --- queries ------------------------------------------------------------------------
@@ -305,6 +316,9 @@ class AlarmSystem:
         changes = [self._change(ChangeKind.ACKNOWLEDGED, alarm, now)]
         if alarm.active:
             self._due_stale = True  # stays shown, silenced, until the condition clears
+            if alarm.priority is Priority.HIGH:
+                # ... but a HIGH one only for the audio-pause time (GIP silence <= 2 min).
+                self._rearm[alarm.id] = now + self._audio_pause_s
         else:
             changes.append(self._remove(alarm, now, "acknowledged after condition cleared"))
         return changes
@@ -314,8 +328,25 @@ class AlarmSystem:
         del self._by_key[alarm.key]
         self._due.pop(alarm.id, None)
         self._last_report.pop(alarm.id, None)
+        self._rearm.pop(alarm.id, None)
         self._due_stale = True
         return self._change(ChangeKind.REMOVED, alarm, now, detail)
+
+    def _sound_again(self, now: float, changes: list[AlarmChange]) -> None:
+        """Acknowledged HIGH alarms whose condition outlasted the audio-pause time."""
+        for aid, due in sorted(self._rearm.items(), key=lambda item: (item[1], item[0])):
+            if due > now:
+                continue
+            del self._rearm[aid]
+            alarm = self._alarms[aid]
+            if not (alarm.active and alarm.acknowledged):
+                continue
+            since = now - (alarm.acknowledged_at or now)
+            alarm.acknowledged, alarm.acknowledged_at, alarm.acknowledged_by = False, None, None
+            self._last_report[aid] = now
+            detail = f"acknowledged {since:g} s ago, condition still present: sounds again"
+            changes.append(self._change(ChangeKind.REPEATED, alarm, now, detail))
+            self._break_pause(now, changes, f"HIGH alarm {alarm.key} still present")
 
     def _set_due(self, alarm: Alarm, now: float) -> None:
         """Start the escalation clock for the alarm's current priority (if it can escalate)."""
