@@ -54,7 +54,7 @@ def accuracy(kind: str, rate: float) -> dict[str, Any]:
     changes: list[float] = []
     for i in range(1, 241):  # 2 h of 0.5 min samples
         m.advance(SAMPLE_S, rate)
-        readings.append(m.delivered_ml)
+        readings.append(m.patient_ml)
         minute = i * SAMPLE_S / 60.0
         last = i == 240
         if isinstance(m, SyringeMechanism) and change_min and minute % change_min == 0 and not last:
@@ -94,7 +94,7 @@ def occlusion(kind: str, limit: float) -> dict[str, Any]:
     alarm_s = ticks * OCCLUSION_STEP_S
     pressure = m.pressure_mmhg
     m.set_occlusion(downstream=False)  # the motor stays stopped (alarm), the nurse unclamps
-    before = m.delivered_ml
+    before = m.patient_ml
     m.advance(300.0, 0.0)
     return {
         "rate_ml_h": rate,
@@ -102,7 +102,7 @@ def occlusion(kind: str, limit: float) -> dict[str, Any]:
         "time_to_alarm_s": round(alarm_s, 1),
         "pressure_at_alarm_mmhg": round(pressure, 1),
         "bolus_ml": round(m.last_post_occlusion_bolus_ml, 4),
-        "bolus_collected_ml": round(m.delivered_ml - before, 4),
+        "bolus_collected_ml": round(m.patient_ml - before, 4),
     }
 
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 import math
 
 VENOUS_MMHG = 10.0
-LINE_RESISTANCE = 2160.0  # mmHg·s/mL: set + 22 G cannula, ~15 mmHg above venous at 25 mL/h
+# mmHg·s/mL, set + extension + 22 G cannula. A 22 G cannula is rated ~35 mL/min of water at
+# 1 m head (ISO 10555-5 gravity flow): 74 mmHg / 0.58 mL/s = ~125; the set, extension,
+# connector and valve about as much again. So ~1.4 mmHg above venous at 25 mL/h and ~55 mmHg at
+# 999 mL/h: a clear line at the top rate stays far below a 300 mmHg limit. (It was 2160, which
+# put a clear line at 609 mmHg at 999 mL/h: the pump cycled occlusion-stop/auto-restart.)
+LINE_RESISTANCE = 200.0
 CLAMP_FACTOR = 1e6  # a clamp multiplies the resistance: only a negligible leak passes
 OCCLUSION_HYSTERESIS_MMHG = 5.0  # the comparator re-arms this far below its threshold
 HOLD_MARGIN_S = 1e-6  # step past the instant the comparator re-arms

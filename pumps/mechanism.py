@@ -21,6 +21,7 @@ class Mechanism(ABC):
 
     def __init__(self, line: DownstreamLine) -> None:
         self._line = line  # every mechanism pushes into a downstream line to the patient
+        self._counted_ml = 0.0  # see delivered_ml
         self.occlusion_limit_mmhg: float = 300.0
         self.air_bubble_limit_ul: float = 50.0
 
@@ -34,7 +35,21 @@ class Mechanism(ABC):
 
     @property
     def delivered_ml(self) -> float:
-        """Cumulative volume delivered to the patient, as the module measures it."""
+        """Cumulative volume delivered, as the module measures it: its own displacement count.
+
+        Counted from what the mechanism pushed into the line (strokes turned x nominal stroke
+        volume; plunger steps x nominal bore area), at the moment it is pushed. The firmware
+        ends a VTBI or a bolus on this count, so what the line's compliance holds at that
+        moment is part of the program, not extra on top of it (H19, H11), and flow out of the
+        line while the motor is stopped is never uncounted: it was counted when pushed.
+        The motor's own error (``set_calibration_error``) shows in it; the set's or the
+        syringe's geometry error does not (that is the mechanism's accuracy).
+        """
+        return self._counted_ml
+
+    @property
+    def patient_ml(self) -> float:
+        """Volume that left the line into the patient: what a balance would weigh."""
         return self._line.delivered_ml
 
     @property

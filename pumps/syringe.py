@@ -134,8 +134,6 @@ class SyringeMechanism(Mechanism):
         """Threshold the force sensor compares against (nominal friction + limit x area)."""
         return self._friction_nom + self.occlusion_limit_mmhg * PA_PER_MMHG * self._area_nom * 1e-6
 
-
-
     # -- Mechanism -------------------------------------------------------------------------
     def advance(self, dt_s: float, rate_ml_h: float) -> None:
         if dt_s < 0.0 or rate_ml_h < 0.0:
@@ -152,8 +150,6 @@ class SyringeMechanism(Mechanism):
             else:
                 h = self._drive(h, rate_ml_h)
             remaining -= h
-
-
 
     def conditions(self) -> AlarmCondition:
         c = AlarmCondition(0)
@@ -243,7 +239,12 @@ class SyringeMechanism(Mechanism):
         if hit < run:  # force limit: the motor stops at the threshold
             pushed *= hit / run
             run = hit
-        self._steps = s0 + steps_per_s * h * pushed / full
+        steps = steps_per_s * h * pushed / full
+        self._steps = s0 + steps
+        # The module counts plunger steps x the nominal bore (the motor's own error included,
+        # the bore tolerance and the screw ripple not), as pushed. A back-off is not subtracted:
+        # the count never goes down, and what was withdrawn is given short, never twice.
+        self._counted_ml += steps * step_ml
         self._volume -= pushed
         self._line.flow(pushed / run, run)
         if hit <= run:

@@ -104,8 +104,6 @@ class VolumetricMechanism(Mechanism):
                 self._refill_left_s = refill
                 self._stroke_factor = self._draw_stroke()
 
-
-
     def conditions(self) -> AlarmCondition:
         c = AlarmCondition(0)
         if self._occlusion_sensed():
@@ -160,8 +158,6 @@ class VolumetricMechanism(Mechanism):
         """Volume the fingers pushed into the line (delivered + what the compliance holds)."""
         return self._pumped
 
-
-
     # -- internals -------------------------------------------------------------------------
     def _draw_stroke(self) -> float:
         return max(0.0, self._rng.gauss(1.0, STROKE_CV))
@@ -176,10 +172,13 @@ class VolumetricMechanism(Mechanism):
             return
         if self._container_ml <= 0.0:
             return
-        vol = STEP_ML * self._stroke_factor * self._set_factor * self._cal_factor
-        vol = min(vol, self._container_ml)
+        full = STEP_ML * self._stroke_factor * self._set_factor * self._cal_factor
+        vol = min(full, self._container_ml)
         self._container_ml -= vol
         self._pumped += vol
+        # The module counts the cam's steps x the nominal step volume (the motor's own error
+        # included, the set's scatter and bias not): counted as pushed, never at the patient.
+        self._counted_ml += STEP_ML * self._cal_factor * vol / full
         self._line.push(vol)
         self._move_air(vol * 1000.0)
 

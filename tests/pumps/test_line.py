@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pumps.line import HOLD_MARGIN_S, VENOUS_MMHG, DownstreamLine
+from pumps.line import HOLD_MARGIN_S, LINE_RESISTANCE, VENOUS_MMHG, DownstreamLine
 
 
 def line(compliance: float = 0.001) -> DownstreamLine:
@@ -23,8 +23,8 @@ def test_starts_at_venous_with_nothing_delivered() -> None:
 def test_constant_push_settles_at_venous_plus_q_times_r() -> None:
     ln = line()
     q = 25.0 / 3600.0
-    ln.flow(q, 60.0)  # tau = 2.16 s: 60 s is ~28 tau
-    assert ln.pressure_mmhg == pytest.approx(VENOUS_MMHG + q * 2160.0)
+    ln.flow(q, 60.0)  # tau = R x C = 0.2 s: 60 s is 300 tau
+    assert ln.pressure_mmhg == pytest.approx(VENOUS_MMHG + q * LINE_RESISTANCE)
     assert ln.time_s == 60.0
 
 
