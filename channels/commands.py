@@ -20,6 +20,7 @@ class Outcome(Enum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     UNACKNOWLEDGED = "unacknowledged"
+    ABANDONED = "abandoned"  # the module was lost while the request was in flight
 
 
 def subject_of(frame: Request) -> CommandCode:
@@ -89,9 +90,11 @@ class CommandTracker:
                 resend.append(request.frame)
         return resend, failed
 
-    def cancel_all(self) -> list[Request]:
-        """Forget everything in flight (the module vanished); returns what was dropped."""
-        dropped = [r.frame for r in self._in_flight.values()]
+    def cancel_all(self, now: float) -> list[Completion]:
+        """End everything in flight (the module vanished): each request completes ABANDONED,
+        so whoever waits for it learns at once instead of waiting for a timeout."""
+        dropped = [Completion(r.frame, Outcome.ABANDONED, None, r.tries, now - r.first_sent_at)
+                   for r in self._in_flight.values()]
         self._in_flight.clear()
         return dropped
 
