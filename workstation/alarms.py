@@ -280,6 +280,10 @@ class AlarmSystem:
         """Shown alarms (snapshots): priority desc, unacknowledged first, oldest first, id."""
         return [copy.copy(a) for a in sorted(self._alarms.values(), key=_order)]
 
+    def sounding_sources(self) -> set[str]:
+        """Sources (channel letters, "WS") with at least one alarm that sounds."""
+        return {a.key.source for a in self._alarms.values() if a.sounds}
+
     def get(self, alarm_id: int) -> Alarm | None:
         alarm = self._alarms.get(alarm_id)
         return None if alarm is None else copy.copy(alarm)

@@ -5,6 +5,10 @@ failures and the time (``clock``); outputs are frames handed to ``send(bus, fram
 changes, events written to the event log, and notices to listeners. ``Supervisor`` wraps it
 with the CAN links and the background tasks; the stateful safety tests drive it directly, in
 module time, through the real codec.
+
+Isolation (H6): every call into one channel's controller, and every frame sent for it, is
+guarded. A failure there is that channel's HIGH alarm (CHANNEL_FAULT, COMMAND_NOT_SENT) and an
+event; the other channels' timers, frames and alarms go on.
 """
 
 from __future__ import annotations
@@ -21,10 +25,14 @@ from channels.effects import Effects
 from channels.plan import Plan
 from workstation.alarm_catalog import condition_info
 from workstation.alarms import AlarmChange, AlarmKey, AlarmSystem
+from workstation.channel_faults import ChannelFaults, describe, summary
+from workstation.command_errors import CommandAbandoned, CommandNotSent
 from workstation.config import WorkstationConfig
 from workstation.eventlog import Event, EventKind, EventLog, EventLogError
-from workstation.frames import Frame, ModuleHeartbeat
-from workstation.registry import ModuleEvent, ModuleRegistry
+from workstation.frames import Command, Frame, ModuleHeartbeat, Program
+from workstation.registry import ModuleChange, ModuleEvent, ModuleRegistry
+from workstation.reminders import StoppedReminder
+from workstation.vocabulary import PumpState
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +83,44 @@ class Station:
         self._e2e_errors: list[float] = []
         self.frame_errors: Counter[str] = Counter()
         self._log_failed = False
+        self._faults = ChannelFaults()
+        self._reminder = StoppedReminder(config.alarms.audio_pause_s)
 
     # -- time ------------------------------------------------------------------------------
     def tick(self) -> None:
         now = self.clock()
         for event in self.registry.tick(now):
             self._module_event(event, now)
-        for controller in self.controllers.values():
-            self.apply(controller.tick(now))
+        for letter, controller in self.controllers.items():
+            try:
+                self.apply(controller.tick(now))
+            except Exception as exc:  # this channel's failure, never everyone's
+                self.channel_failed(letter, "tick", exc)
         changes = self.alarms.tick(now)
         if self._e2e_errors and now - self._e2e_errors[-1] > 6 * E2E_WINDOW_S:
             self._e2e_errors.clear()
             changes += self.alarms.clear(AlarmKey(WS, "E2E_ERRORS"), now)
+        for letter in self._faults.quiet(now):
+            changes += self.alarms.clear(AlarmKey(letter, "CHANNEL_FAULT"), now)
+        changes += self._remind(now)
         self.publish(changes, [])
+
+    def _remind(self, now: float) -> list[AlarmChange]:
+        """STOPPED_IN_ALARM: a channel stopped by an alarm that nothing signals any more."""
+        changes: list[AlarmChange] = []
+        sounding = self.alarms.sounding_sources()
+        info = condition_info("STOPPED_IN_ALARM")
+        for letter, controller in self.controllers.items():
+            stopped = controller.online and controller.state is PumpState.ALARM
+            decision = self._reminder.update(letter, stopped_in_alarm=stopped,
+                                             sounding=letter in sounding, now=now)
+            key = AlarmKey(letter, info.condition)
+            if decision is True:
+                changes += self.alarms.raise_(key, info.priority, info.text, now,
+                                              latching=info.latching)
+            elif decision is False:
+                changes += self.alarms.clear(key, now)
+        return changes
 
     # -- receive ---------------------------------------------------------------------------
     def on_frame(self, bus: str, frame: Frame) -> None:
@@ -98,12 +131,20 @@ class Station:
             return
         controller = self._by_slot.get((bus, frame.node))
         if controller is not None:
-            self.apply(controller.on_frame(frame, now))
+            try:
+                self.apply(controller.on_frame(frame, now))
+            except Exception as exc:
+                self.channel_failed(controller.letter, f"{frame.MESSAGE} frame", exc)
 
     def _module_event(self, event: ModuleEvent, now: float) -> None:
         controller = self._by_slot.get((event.info.bus, event.info.node))
         if controller is not None:
-            self.apply(controller.on_module_event(event, now))
+            try:
+                self.apply(controller.on_module_event(event, now))
+            except Exception as exc:
+                self.channel_failed(controller.letter, f"module {event.change.value}", exc)
+            if event.change is ModuleChange.LOST:
+                self._abandon(controller.letter, event)
             return
         # A module in a slot no channel is configured for: show it, never drive it.
         key = AlarmKey(WS, "UNEXPECTED_MODULE")
@@ -141,21 +182,85 @@ class Station:
         changes = self.alarms.clear(AlarmKey(WS, "BUS_ERROR"), self.clock())
         self.publish(changes, [self.record(Event(EventKind.BUS, f"bus {bus} reopened"))])
 
+    # -- isolation -------------------------------------------------------------------------
+    def channel_failed(self, letter: str, where: str, exc: Exception) -> None:
+        """One channel's controller (or its effects) raised: that channel's HIGH alarm and an
+        event with the traceback; supervision of the others goes on."""
+        now = self.clock()
+        info = condition_info("CHANNEL_FAULT")
+        text = f"{info.text} ({where}: {describe(exc)})"
+        changes = self.alarms.raise_(AlarmKey(letter, info.condition), info.priority, text, now,
+                                     latching=info.latching)
+        events: list[Event] = []
+        if self._faults.failed(letter, where, exc, now):
+            log.error("channel %s: %s failed", letter, where, exc_info=exc)
+            events.append(self.record(Event(
+                EventKind.SYSTEM, f"{letter}: channel supervision failed in {where}: "
+                f"{describe(exc)}; check the pump and program it again", channel=letter,
+                data={"where": where, "traceback": summary(exc),
+                      "failures": self._faults.count(letter)})))
+        self.publish(changes, events, (letter,))
+
+    def _abandon(self, letter: str, event: ModuleEvent) -> None:
+        """Commands in flight to a lost module will never be answered: end them now."""
+        for key in [k for k in self.completions if k[0] == letter]:
+            future = self.completions.pop(key)
+            if not future.done():
+                future.set_exception(CommandAbandoned(
+                    f"channel {letter}: command seq {key[1]} abandoned: the pump module was "
+                    f"lost ({event.describe()}); check the pump before acting again"))
+
+    def _not_sent(self, controller: ChannelController, frame: Frame, exc: Exception,
+                  now: float) -> tuple[list[AlarmChange], list[Event]]:
+        """A frame for this channel that could not be sent (encoding, bus): that command ends
+        here, with an alarm, and is never retried."""
+        letter = controller.letter
+        what = f"{frame.MESSAGE} seq {frame.seq}" if isinstance(frame, Command | Program) \
+            else frame.MESSAGE
+        reason = describe(exc)
+        data: dict[str, object] = {"frame": frame.MESSAGE, "error": reason}
+        if isinstance(frame, Command | Program):
+            data["seq"] = frame.seq
+            # The tracker would resend it (and fail again) until it gives up as
+            # "unacknowledged": the command is over, drop it.
+            controller.tracker._in_flight.pop(frame.seq, None)
+            future = self.completions.pop((letter, frame.seq), None)
+            if future is not None and not future.done():
+                future.set_exception(CommandNotSent(
+                    f"channel {letter}: {what} not sent to the pump: {reason}. Nothing was "
+                    "changed on the pump by it; check the order and program again"))
+        pending = controller.pending
+        if isinstance(frame, Program) and pending is not None and \
+                pending.program_id == frame.program_id:
+            controller.pending = None  # a program missing a page must never be started
+        info = condition_info("COMMAND_NOT_SENT")
+        changes = self.alarms.raise_(AlarmKey(letter, info.condition), info.priority,
+                                     f"{info.text} ({what}: {reason})", now,
+                                     latching=info.latching)
+        event = self.record(Event(EventKind.COMMAND, f"{letter}: {what} not sent: {reason}",
+                                  channel=letter, data=data))
+        return changes, [event]
+
     # -- effects ---------------------------------------------------------------------------
     def record(self, event: Event) -> Event:
-        """Write to the event log; a failing log is itself a HIGH alarm, never a crash."""
+        """Write to the event log; a failing log is itself a HIGH alarm, never a crash.
+
+        The alarm change is published like any other (the publication's own ALARM event goes
+        to the failing log and is dropped there: ``_log_failed`` stops the recursion)."""
         try:
             self.event_log.record(event)
             if self._log_failed:
                 self._log_failed = False
-                self.alarms.clear(AlarmKey(WS, "EVENT_LOG_ERROR"), self.clock())
+                self.publish(self.alarms.clear(AlarmKey(WS, "EVENT_LOG_ERROR"), self.clock()),
+                             [])
         except EventLogError as exc:
             log.error("%s (event: %s)", exc, event.message)
             if not self._log_failed:
                 self._log_failed = True
                 info = condition_info("EVENT_LOG_ERROR")
-                self.alarms.raise_(AlarmKey(WS, "EVENT_LOG_ERROR"), info.priority, info.text,
-                                   self.clock(), latching=info.latching)
+                self.publish(self.alarms.raise_(AlarmKey(WS, "EVENT_LOG_ERROR"), info.priority,
+                                                f"{info.text} ({exc})", self.clock(),
+                                                latching=info.latching), [])
         for sink in list(self.event_sinks):
             try:
                 sink(event)
@@ -180,10 +285,19 @@ class Station:
 
     def apply(self, fx: Effects) -> None:
         controller = self.controllers[fx.channel]
+        unsent: list[tuple[Frame, Exception]] = []
         for frame in fx.frames:
-            self._send(controller.config.bus, frame)
+            try:
+                self._send(controller.config.bus, frame)
+            except Exception as exc:  # EncodeError or worse: this frame's command only
+                unsent.append((frame, exc))
         now = self.clock()
         changes: list[AlarmChange] = []
+        events: list[Event] = []
+        for frame, error in unsent:
+            more, logged = self._not_sent(controller, frame, error, now)
+            changes += more
+            events += logged
         for condition in fx.clears:
             changes += self.alarms.clear(AlarmKey(fx.channel, condition), now)
         for raised in fx.raises:
@@ -191,7 +305,7 @@ class Station:
             changes += self.alarms.raise_(AlarmKey(fx.channel, raised.info.condition),
                                           raised.info.priority, text, now,
                                           latching=raised.info.latching)
-        events = [self.record(e) for e in fx.events]
+        events += [self.record(e) for e in fx.events]
         for done in fx.completions:
             future = self.completions.pop((fx.channel, done.frame.seq), None)
             if future is not None and not future.done():
