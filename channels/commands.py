@@ -98,6 +98,10 @@ class CommandTracker:
         self._in_flight.clear()
         return dropped
 
+    def requests(self) -> list[Request]:
+        """What is in flight now, oldest first."""
+        return [r.frame for r in self._in_flight.values()]
+
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)

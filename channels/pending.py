@@ -37,6 +37,14 @@ class PendingProgram:
     def verified(self) -> bool:
         return self.mismatch is None and self.matched == set(self.pages) == self.acked
 
+    def owns(self, frame: Readback) -> bool:
+        """This read-back answers one of our pages."""
+        return frame.store is ProgramStore.PENDING and frame.program_id == self.program_id \
+            and frame.page.PAGE in self.pages
+
+    def matches(self, frame: Readback) -> bool:
+        return self.pages.get(frame.page.PAGE) == frame.page
+
     def on_readback(self, frame: Readback) -> bool:
         """True if this read-back belongs to us (then it is checked)."""
         if frame.store is not ProgramStore.PENDING or frame.program_id != self.program_id:

@@ -98,15 +98,19 @@ class ProgramFlow(ChannelState):
             adoption = self.reconciler.on_active_readback(frame, self.plan, self.plan_id)
             if adoption is not None:
                 self._adopt(adoption, fx)
-        elif self.pending is not None and self.pending.on_readback(frame):
-            if self.pending.mismatch is not None:
-                self._fire(Trigger.READBACK_MISMATCH, fx)
-                fx.alarm("PROGRAM_MISMATCH", self.pending.mismatch)
-                fx.log(EventKind.PROGRAM, f"read-back mismatch: {self.pending.mismatch}",
+        elif self.pending is not None and self.pending.owns(frame):
+            pending = self.pending
+            match = pending.matches(frame)
+            if not self._fire(Trigger.READBACK_MATCH if match else Trigger.READBACK_MISMATCH,
+                              fx):
+                return  # e.g. a late read-back once the start is on its way: logged only
+            pending.on_readback(frame)
+            if pending.mismatch is not None:
+                fx.alarm("PROGRAM_MISMATCH", pending.mismatch)
+                fx.log(EventKind.PROGRAM, f"read-back mismatch: {pending.mismatch}",
                        step="mismatch")
                 self.pending = None
             else:
-                self._fire(Trigger.READBACK_MATCH, fx)
                 self._maybe_verified(now, fx)
 
     def _maybe_verified(self, now: float, fx: Effects) -> None:

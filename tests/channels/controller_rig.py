@@ -75,6 +75,8 @@ class Rig:
     lose_acks: bool = False  # the module executes, the workstation never hears the answer
     lose_acks_of: set[CommandCode] = field(default_factory=set)  # only these commands' answers
     deaf: bool = False  # the module neither executes nor answers
+    misread: bool = False  # pages read back with another rate (a corrupted store)
+    reject_pages: bool = False
 
     def __post_init__(self) -> None:
         config = ChannelConfig.model_validate({"letter": "A", "slot": 1, "kind": self.kind})
@@ -144,11 +146,16 @@ class Rig:
         if isinstance(frame, Program):
             if frame.program_id != self.pending_id:
                 self.pending, self.pending_id = {}, frame.program_id
-            self.pending[frame.page.PAGE] = frame.page
             subject = CommandCode(CommandCode.PROGRAM_PRIMARY + frame.page.PAGE)
+            if self.reject_pages:
+                return [self._ack(frame.seq, subject, RejectReason.OUT_OF_RANGE)]
+            page = frame.page
+            if self.misread and isinstance(page, PrimaryPage):
+                page = page.model_copy(update={"rate_ml_h": page.rate_ml_h + 10})
+            self.pending[page.PAGE] = page
             replies = [self._ack(frame.seq, subject),
                        Readback(node=1, store=ProgramStore.PENDING,
-                                program_id=frame.program_id, page=frame.page)]
+                                program_id=frame.program_id, page=page)]
         else:
             reason = self._execute(frame)
             replies = [self._ack(frame.seq, frame.command, reason)]
