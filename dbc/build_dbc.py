@@ -74,6 +74,7 @@ PROGRAM_SUBJECTS = enum(
 REASONS = enum(
     "NONE", "BAD_STATE", "NO_PROGRAM", "PROGRAM_ID_MISMATCH", "ALARM_ACTIVE", "OUT_OF_RANGE",
     "DOOR_OPEN", "UNKNOWN_COMMAND", "NOT_SUPPORTED", "INCOMPLETE_PROGRAM", "KVO_ABOVE_RATE",
+    "AIR_NOT_CLEARED", "BATTERY",
 )
 CONDITIONS = enum(
     "OCCLUSION_DOWNSTREAM", "OCCLUSION_UPSTREAM", "AIR_IN_LINE", "AIR_ACCUMULATED",
@@ -170,6 +171,8 @@ MESSAGES: tuple[Msg, ...] = (
         Sig("ActualRate", 18, 14, "Rate the motor runs at now.", 0.1, 0, 0, 1200, "mL/h"),
         Sig("Pressure", 32, 10, "Downstream line pressure.", 1, 0, 0, 1023, "mmHg"),
         Sig("AlarmBits", 42, 20, ALARM_BITS_NOTE, maximum=ALARM_BITS_MAX),
+        Sig("BootCount", 62, 2, "Low two bits of the Heartbeat's BootCount: a receiver sees a "
+            "reboot from whichever of the two frames comes first (dbc/README.md)."),
     ), cycle_ms=250),
     Msg("Delivery", 0x380, PUMP, "Measured volume with the module time it was measured at; the "
         "workstation's delivery supervision works on these pairs.", (
@@ -213,7 +216,9 @@ MESSAGES: tuple[Msg, ...] = (
             Sig("FwMajor", 20, 4, "Firmware version, major."),
             Sig("FwMinor", 24, 8, "Firmware version, minor."),
             Sig("FwPatch", 32, 8, "Firmware version, patch."),
-            Sig("Serial", 40, 24, "Module serial number."),
+            Sig("Serial", 40, 20, "Module serial number."),
+            Sig("BootCount", 60, 4, "+1 (mod 16) at every power-up, kept in non-volatile "
+                "memory: a changed value means the module rebooted (dbc/README.md)."),
         ), cycle_ms=1000),
 )
 

@@ -18,7 +18,7 @@ class Fault(Enum):
     """Faults by name, for text interfaces (``icu-ws pump`` stdin, the demo's simulator panel).
 
     ``value`` of ``SimulatedModule.inject``: on/off for the switches, µL for AIR, percent for
-    CALIBRATION, a frame count for CORRUPT.
+    CALIBRATION, a frame count for CORRUPT. CLEAR_AIR is the nurse's local action at the pump.
     """
 
     OCCLUSION = "occlusion"
@@ -34,6 +34,9 @@ class Fault(Enum):
     CORRUPT = "corrupt"
     CALIBRATION = "calibration"
     SYRINGE_DISENGAGED = "syringe-disengaged"
+    # A local action at the pump, not a fault: the nurse opened the door, removed the air and
+    # closed it. The only way an air stop is cleared (H12); value ignored.
+    CLEAR_AIR = "clear-air"
 
 
 class SimulatedModule:
@@ -111,6 +114,8 @@ class SimulatedModule:
             self.corrupt_frames = int(value)
         elif fault is Fault.CALIBRATION:
             m.set_calibration_error(value)
+        elif fault is Fault.CLEAR_AIR:
+            self.firmware.clear_air()
         elif fault is Fault.SYRINGE_DISENGAGED:
             if not isinstance(m, SyringeMechanism):
                 raise ValueError(f"node {self.node}: not a syringe module")

@@ -49,6 +49,12 @@ class Battery:
     def minutes_left(self) -> float:
         return self._percent / self.drain_percent_per_s / 60.0
 
+    def minutes_left_at(self, motor_running: bool) -> float:
+        """Time the charge lasts off mains at a given load, e.g. the program about to start
+        (GIP: judged at the load that will run, not at the present idle one)."""
+        drain = self._running_drain if motor_running else self._idle_drain
+        return self._percent / drain / 60.0
+
     def advance(self, dt_s: float, motor_running: bool) -> None:
         if dt_s < 0.0:
             raise ValueError("dt_s must be >= 0")
@@ -59,10 +65,15 @@ class Battery:
             self._percent = max(0.0, self._percent - self.drain_percent_per_s * dt_s)
 
     def conditions(self) -> AlarmCondition:
+        """Conditions at the present load (the motor state of the last ``advance``)."""
+        return self.conditions_at(self._motor_running)
+
+    def conditions_at(self, motor_running: bool) -> AlarmCondition:
+        """Low and depleted judged at a given load; nothing on mains."""
         if self.on_mains:
             return AlarmCondition(0)
         c = AlarmCondition.ON_BATTERY
-        left = self.minutes_left
+        left = self.minutes_left_at(motor_running)
         if left < LOW_MIN:
             c |= AlarmCondition.BATTERY_LOW  # still set when depleted: both are true
         if left < DEPLETED_MIN:

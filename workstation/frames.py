@@ -75,13 +75,15 @@ class WsHeartbeat(Frame):
 class ModuleHeartbeat(Frame):
     MESSAGE = "Heartbeat"
     SIGNALS = {"state": "ModuleState", "kind": "Kind", "fw_major": "FwMajor",
-               "fw_minor": "FwMinor", "fw_patch": "FwPatch", "serial": "Serial"}
+               "fw_minor": "FwMinor", "fw_patch": "FwPatch", "serial": "Serial",
+               "boot_count": "BootCount"}
     state: ModuleState
     kind: ModuleKind
     fw_major: int
     fw_minor: int
     fw_patch: int
     serial: int
+    boot_count: int = Field(default=0, ge=0, le=15)  # +1 per power-up: a reboot shows
 
     @property
     def firmware(self) -> str:
@@ -205,12 +207,13 @@ class Readback(Frame):
 class Status(Frame):
     MESSAGE = "Status"
     SIGNALS = {"state": "State", "mode": "Mode", "rate_ml_h": "ActualRate",
-               "pressure_mmhg": "Pressure", "alarms": "AlarmBits"}
+               "pressure_mmhg": "Pressure", "alarms": "AlarmBits", "boot_count": "BootCount"}
     state: PumpState
     mode: DeliveryMode
     rate_ml_h: float
     pressure_mmhg: int
     alarms: AlarmCondition
+    boot_count: int = Field(default=0, ge=0, le=3)  # low two bits of the heartbeat's
 
 
 class Delivery(Frame):

@@ -95,6 +95,8 @@ class RejectReason(IntEnum):
     NOT_SUPPORTED = 8
     INCOMPLETE_PROGRAM = 9
     KVO_ABOVE_RATE = 10
+    AIR_NOT_CLEARED = 11  # air stopped the pump: cleared only at the pump, never remotely
+    BATTERY = 12  # the battery would deplete within minutes at the programmed rate
 
 
 class ProgramPage(IntEnum):

@@ -42,6 +42,7 @@ from workstation.vocabulary import (
     ModuleState,
     ProgramStore,
     PumpState,
+    RejectReason,
     SyringeSize,
 )
 
@@ -143,7 +144,8 @@ BAD_FRAMES: list[Bad] = [
         SignalRangeError),
     Bad("syringe-size-7", SYRINGE, with_signals({"SyringeSize": 7}), SignalRangeError),
     Bad("ack-subject-13", ACK, with_signals({"Subject": 13}), SignalRangeError),
-    Bad("ack-reason-11", ACK, with_signals({"Reason": 11}), SignalRangeError),
+    Bad("ack-reason-past-the-table", ACK, with_signals({"Reason": len(RejectReason)}),
+        SignalRangeError),
     Bad("alarm-condition-19", ALARM, with_signals({"Condition": 19}), SignalRangeError),
     Bad("battery-101", POWER, with_signals({"BatteryPercent": 101}), SignalRangeError),
     Bad("ws-timeout-0", WS_HB, with_signals({"HbTimeout": 0.0}), SignalRangeError),
@@ -191,7 +193,7 @@ def test_reserved_alarm_bit_is_a_range_error() -> None:
     message = CODEC.db.get_message_by_name("Pump04_Status")
     payload = bytearray(message.encode({"Crc": 0, "Counter": 0, "State": 2, "Mode": 1,
                                         "ActualRate": 10.0, "Pressure": 20,
-                                        "AlarmBits": 1 << 19}, strict=False))
+                                        "AlarmBits": 1 << 19, "BootCount": 0}, strict=False))
     e2e.protect(payload, message.frame_id, 0)
     msg = can.Message(arbitration_id=message.frame_id, data=payload, is_extended_id=False)
     with pytest.raises(SignalRangeError):

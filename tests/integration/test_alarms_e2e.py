@@ -39,15 +39,20 @@ async def test_occlusion_is_high_stops_the_infusion_and_is_logged(bench: Bench) 
     assert any(r.data.get("state") == "ALARM" for r in bench.log_rows(EventKind.STATE))
 
 
-async def test_air_in_line_needs_acknowledge_before_restart(bench: Bench) -> None:
+async def test_air_in_line_needs_clearing_at_the_pump_before_restart(bench: Bench) -> None:
+    # H12: an acknowledge at the workstation used to re-arm the pump's air detector.
     await infusing(bench)
     bench.module("A").inject(Fault.AIR, 200)
     alarm = await bench.until(lambda: bench.alarm("A", "AIR_IN_LINE"), 10, "air alarm")
     assert alarm.priority is Priority.HIGH
     await bench.until(lambda: bench.api.channel("A").state == "ALARM", 2, "stopped")
-    with pytest.raises(ChannelError, match="ALARM_ACTIVE"):
+    with pytest.raises(ChannelError, match="AIR_NOT_CLEARED"):
         await bench.api.start("A")
-    bench.api.acknowledge(alarm.id, user="rn-smith")  # the nurse cleared the line
+    bench.api.acknowledge(alarm.id, user="rn-smith")
+    with pytest.raises(ChannelError, match="AIR_NOT_CLEARED"):
+        await bench.api.start("A")
+    assert bench.module("A").firmware.state is PumpState.ALARM
+    bench.module("A").inject(Fault.CLEAR_AIR)  # the nurse clears the line at the pump
     await bench.until(lambda: bench.alarm("A", "AIR_IN_LINE") is None, 3, "air alarm gone")
     await bench.api.start("A")
     await bench.until(lambda: bench.api.channel("A").state == "INFUSING", 2, "restarted")
@@ -79,10 +84,13 @@ async def test_latching_high_alarm_stays_until_acknowledged(bench: Bench) -> Non
     alarm = await bench.until(lambda: bench.alarm("A", "DOOR_OPEN"), 3, "door alarm")
     assert alarm.priority is Priority.HIGH  # door opened while infusing
     bench.module("A").inject(Fault.DOOR, 0)
-    await bench.until(lambda: not bench.alarm("A", "DOOR_OPEN").active, 3, "condition gone")
+    # H2: the module, stopped in ALARM, keeps saying why until the nurse acknowledges it.
+    await bench.until(lambda: bench.module("A").firmware.mechanism.conditions() == 0, 3,
+                      "door closed")
+    assert bench.alarm("A", "DOOR_OPEN") is not None
     assert bench.api.indicator().audio is AudioState.ON  # a latched alarm still sounds
     bench.api.acknowledge(alarm.id)
-    assert bench.alarm("A", "DOOR_OPEN") is None
+    await bench.until(lambda: bench.alarm("A", "DOOR_OPEN") is None, 3, "alarm gone")
 
 
 async def test_audio_pause_rearms_and_a_new_high_breaks_it(bench: Bench) -> None:

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pumps.firmware import PumpFirmware
-from pumps.module import Fault, SimulatedModule
+from pumps.module import Fault
+from tests.pumps.firmware_bench import NODE, Bench
 from workstation.frames import (
     AlarmEvent,
     BolusPage,
     Command,
     CommandAck,
-    Frame,
     ModuleHeartbeat,
-    Page,
     PrimaryPage,
-    Program,
     Readback,
     SecondaryPage,
-    SettingsPage,
-    WsHeartbeat,
 )
 from workstation.vocabulary import (
     AckResult,
@@ -32,56 +27,7 @@ from workstation.vocabulary import (
     ProgramStore,
     PumpState,
     RejectReason,
-    WorkstationState,
 )
-
-NODE = 4
-
-
-class Bench:
-    """Drives one module's firmware with an explicit clock."""
-
-    def __init__(self, kind: ModuleKind = ModuleKind.VOLUMETRIC) -> None:
-        self.module = SimulatedModule(NODE, kind)
-        self.fw: PumpFirmware = self.module.firmware
-        self.now = 0.0
-        self.seq = 0
-        self.events: list[AlarmEvent] = []
-
-    def send(self, frame: Frame) -> list[Frame]:
-        return self.fw.handle(frame, self.now)
-
-    def command(self, code: CommandCode, program_id: int = 0, arg: int = 0) -> CommandAck:
-        self.seq = (self.seq + 1) % 256
-        replies = self.send(Command(node=NODE, seq=self.seq, command=code,
-                                    program_id=program_id, arg=arg))
-        ack = replies[0]
-        assert isinstance(ack, CommandAck) and ack.seq == self.seq
-        return ack
-
-    def page(self, program_id: int, page: Page) -> list[Frame]:
-        self.seq = (self.seq + 1) % 256
-        return self.send(Program(node=NODE, seq=self.seq, program_id=program_id, page=page))
-
-    def program(self, program_id: int = 1, rate: float = 100.0, vtbi: float = 50.0,
-                kvo: float = 1.0, end: EndAction = EndAction.KVO) -> None:
-        self.page(program_id, PrimaryPage(rate_ml_h=rate, vtbi_ml=vtbi))
-        self.page(program_id, SettingsPage(kvo_rate_ml_h=kvo, occlusion_limit_mmhg=300,
-                                           end_action=end, air_limit_ul=50))
-
-    def run(self, seconds: float, step: float = 1.0) -> None:
-        """Advance module time, with workstation heartbeats so the watchdog stays quiet."""
-        left = seconds
-        while left > 0:
-            dt = min(step, left)
-            self.now += dt
-            self.fw.handle(WsHeartbeat(state=WorkstationState.OPERATIONAL, time_s=0,
-                                       time_ms=0, timeout_s=3.0), self.now)
-            self.events += [e for e in self.fw.tick(self.now, dt) if isinstance(e, AlarmEvent)]
-            left -= dt
-
-    def raised(self, condition: AlarmCondition) -> bool:
-        return any(e.condition == condition and e.raised for e in self.events)
 
 
 def test_program_pages_are_acknowledged_and_read_back_as_stored() -> None:
@@ -221,8 +167,11 @@ def test_occlusion_stops_and_auto_restarts_when_released_quickly() -> None:
     assert b.fw.state is PumpState.ALARM  # still clamped after the 15 s check: nurse must act
     b.module.inject(Fault.OCCLUSION, 0)
     b.run(5)
-    assert not b.fw.conditions() & AlarmCondition.OCCLUSION_DOWNSTREAM
+    # Released, but the module stays in ALARM and still says why (H2: latched until a start
+    # or an acknowledgement; it used to drop the bit and sit in ALARM without a reason).
+    assert b.fw.conditions() & AlarmCondition.OCCLUSION_DOWNSTREAM
     assert b.command(CommandCode.START).accepted and b.fw.state is PumpState.INFUSING
+    assert not b.fw.conditions() & AlarmCondition.OCCLUSION_DOWNSTREAM
     # A clamp released within the checking-line window resumes by itself.
     b.module.inject(Fault.OCCLUSION)
     for _ in range(600):
@@ -235,15 +184,18 @@ def test_occlusion_stops_and_auto_restarts_when_released_quickly() -> None:
     assert b.fw.state is PumpState.INFUSING
 
 
-def test_air_stops_and_needs_acknowledge_before_restart() -> None:
+def test_air_stops_and_needs_clearing_at_the_pump_before_restart() -> None:
+    # H12: an acknowledge from the workstation used to re-arm the detector and allow a start.
     b = Bench()
     b.program(rate=100, vtbi=500)
     b.command(CommandCode.START, 1)
     b.module.inject(Fault.AIR, 150)
     b.run(30)
     assert b.fw.state is PumpState.ALARM and b.raised(AlarmCondition.AIR_IN_LINE)
-    assert b.command(CommandCode.START).reason is RejectReason.ALARM_ACTIVE
+    assert b.command(CommandCode.START).reason is RejectReason.AIR_NOT_CLEARED
     b.command(CommandCode.ALARM_ACK, arg=int(AlarmCondition.AIR_IN_LINE))
+    assert b.command(CommandCode.START).reason is RejectReason.AIR_NOT_CLEARED
+    b.module.inject(Fault.CLEAR_AIR)
     assert b.command(CommandCode.START).accepted
 
 
