@@ -14,6 +14,7 @@ import random
 
 from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
+from pumps.occlusion_trend import PressureTrend
 from workstation.vocabulary import AlarmCondition, ModuleKind, SyringeSize
 
 # Inner barrel diameters (mm), BD Plastipak-like; nominal capacity in mL is the enum value.
@@ -37,6 +38,17 @@ PA_PER_MMHG = 133.322
 LINE_COMPLIANCE = 0.0005  # mL/mmHg of the extension line
 STOPPER_COMPLIANCE_PER_MM2 = 0.0025 / 555.7  # rubber stopper: 2.5 µL/mmHg on a 50 mL barrel
 SUBSTEP_S = 1.0  # ≥ 10 per screw turn up to ~200 mL/h (50 mL); pushed volume is exact anyway
+# Slack taken up after a syringe is loaded or the plunger backed off, before fluid moves: the
+# drive's backlash and the gap to the plunger flange (no force; closed fast), then the stopper
+# loading up to its break-away friction (force rising, no flow) at the programmed speed: at
+# 0.5 mL/h on a 50 mL syringe the plunger moves 0.9 mm/h, so ~80 s of start-up delay.
+SLACK_GAP_MM = 0.13
+SLACK_CONTACT_MM = 0.02
+SLACK_GAP_SPEED_MM_S = 0.05  # the gap closes in ~3 s at any rate
+# The trend rule arms this far past first contact (force at half the nominal friction): twice
+# the stopper's loading travel, so a stopper still loading never reads as a blocked line.
+TREND_ARM_MM = 2 * SLACK_CONTACT_MM
+FORCE_NOISE_N = 0.02  # force sensor noise (1 sigma), ~0.3 mmHg on a 50 mL syringe
 
 NEAR_END_S = 5 * 60.0  # pre-alarm when ≤ 5 min are left at the reference rate
 NEAR_END_STOPPED_FRACTION = 0.05  # never run since loading: ≤ 5 % of nominal left
@@ -68,6 +80,11 @@ class SyringeMechanism(Mechanism):
         self._friction_nom = self._friction = 0.0
         self._screw_phase = 0.0
         self._ref_rate = 0.0
+        self._slack_mm = 0.0
+        self._contact_steps: float | None = None  # motor position at first contact
+        self._noise = random.Random(seed + 7919)  # apart from the syringe draws
+        # Early occlusion from the force trend (None: the fixed threshold only, as before).
+        self.trend: PressureTrend | None = PressureTrend()
         self.load_syringe(size, float(size) if fill_ml is None else fill_ml)
 
     # -- syringe handling ------------------------------------------------------------------
@@ -81,6 +98,8 @@ class SyringeMechanism(Mechanism):
         self._line.restart()
         self._steps = 0.0
         self._ref_rate = 0.0
+        self._slack_mm = SLACK_GAP_MM + SLACK_CONTACT_MM
+        self._reset_trend()
         if size == SyringeSize.NONE:
             return
         d_nom = BARREL_ID_MM[size]
@@ -103,6 +122,8 @@ class SyringeMechanism(Mechanism):
         retract = self._line.withdraw_stored()
         self._volume += retract
         self._steps -= retract * 1000.0 / (self._area * STEP_MM)
+        self._slack_mm = SLACK_GAP_MM + SLACK_CONTACT_MM  # the backlash reverses
+        self._reset_trend()
         return retract
 
     @property
@@ -121,9 +142,11 @@ class SyringeMechanism(Mechanism):
     @property
     def plunger_force_n(self) -> float:
         """Force on the pusher: stopper friction + line pressure x plunger area."""
-        if not self.is_engaged:
-            return 0.0
-        return self._friction + self._line.pressure_mmhg * PA_PER_MMHG * self._area * 1e-6
+        if not self.is_engaged or self._slack_mm >= SLACK_CONTACT_MM:
+            return 0.0  # the pusher has not reached the flange yet
+        contact = 1.0 - self._slack_mm / SLACK_CONTACT_MM  # the stopper loading up
+        return contact * (self._friction
+                          + self._line.pressure_mmhg * PA_PER_MMHG * self._area * 1e-6)
 
     @property
     def is_engaged(self) -> bool:
@@ -143,12 +166,17 @@ class SyringeMechanism(Mechanism):
         remaining = dt_s
         while remaining > 0.0:
             h = min(remaining, SUBSTEP_S)
-            if self.is_engaged and self._occlusion_sensed():
+            pushing = False
+            if self.is_engaged and self._trend_tripped():
+                self._line.flow(0.0, h)  # held until the plunger is backed off
+            elif self.is_engaged and self._occlusion_sensed():
                 # The motor holds while the force reads the limit, until the comparator re-arms.
                 h = min(h, self._line.time_to_rearm(self._detect_pressure()))
                 self._line.flow(0.0, h)
             else:
+                pushing = self._can_drive(rate_ml_h)
                 h = self._drive(h, rate_ml_h)
+            self._sample_trend(pushing)
             remaining -= h
 
     def conditions(self) -> AlarmCondition:
@@ -159,7 +187,7 @@ class SyringeMechanism(Mechanism):
             c |= AlarmCondition.DOOR_OPEN
         if self._size == SyringeSize.NONE:
             return c
-        if self.is_engaged and self._occlusion_sensed():
+        if self.is_engaged and (self._occlusion_sensed() or self._trend_tripped()):
             c |= AlarmCondition.OCCLUSION_DOWNSTREAM
         if self._at_end():
             c |= AlarmCondition.SYRINGE_END
@@ -216,14 +244,60 @@ class SyringeMechanism(Mechanism):
         # A force sensor: its threshold, seen as line pressure, moves with the actual friction.
         return self._line.sensed(self._detect_pressure())
 
+    def _can_drive(self, rate_ml_h: float) -> bool:
+        return rate_ml_h > 0.0 and self.is_engaged and not self._door_open and not self._at_end()
+
+    def _trend_tripped(self) -> bool:
+        return self.trend is not None and self.trend.tripped
+
+    def _reset_trend(self) -> None:
+        self._contact_steps = None
+        if self.trend is not None:
+            self.trend.reset()
+
+    def _sample_trend(self, pushing: bool) -> None:
+        """Feed the force sensor's reading, as pressure over the nominal friction."""
+        if self.trend is None or self._size == SyringeSize.NONE:
+            return
+        scale = PA_PER_MMHG * self._area_nom * 1e-6  # N per mmHg
+        force = self.plunger_force_n + self._noise.gauss(0.0, FORCE_NOISE_N)
+        if self._contact_steps is None and force >= 0.5 * self._friction_nom:
+            self._contact_steps = self._steps
+        armed = self._contact_steps is not None and \
+            (self._steps - self._contact_steps) * STEP_MM >= TREND_ARM_MM
+        floor = -FRICTION_TOLERANCE * self._friction_nom / scale - 2.0
+        occluded = self._ref_rate / 3600.0 / self._line.compliance * 60.0  # mmHg/min
+        self.trend.sample(self._line.time_s, (force - self._friction_nom) / scale, floor,
+                          pushing and armed, occluded)
+
+    def _take_up_slack(self, h: float, speed_mm_s: float) -> float:
+        """The motor turns, no fluid moves; returns the time used (up to ``h``).
+
+        The gap closes at a fast speed (no force on the pusher yet: contact shows as force);
+        the stopper loads at the programmed speed (rushing it would push a bolus).
+        """
+        gap = self._slack_mm - SLACK_CONTACT_MM
+        speed = max(speed_mm_s, SLACK_GAP_SPEED_MM_S) if gap > 0.0 else speed_mm_s
+        phase = gap if gap > 0.0 else self._slack_mm
+        run = phase / speed
+        if run <= h:
+            self._slack_mm = SLACK_CONTACT_MM if gap > 0.0 else 0.0
+        else:
+            run = h
+            self._slack_mm -= h * speed
+        self._steps += run * speed / STEP_MM
+        self._line.flow(0.0, run)
+        return run
+
     def _drive(self, h: float, rate_ml_h: float) -> float:
         """Push for up to ``h`` s; returns the time used (less if the force limit trips)."""
-        can_drive = rate_ml_h > 0.0 and self.is_engaged and not self._door_open
-        if not can_drive or self._at_end():
+        if not self._can_drive(rate_ml_h):
             self._line.flow(0.0, h)
             return h
         step_ml = self._area_nom * STEP_MM / 1000.0
         steps_per_s = rate_ml_h * self._cal_factor / 3600.0 / step_ml
+        if self._slack_mm > 0.0:
+            return self._take_up_slack(h, steps_per_s * STEP_MM)
         s0 = self._steps
         full = (self._plunger_mm(s0 + steps_per_s * h) - self._plunger_mm(s0)) * self._area
         full = max(0.0, full / 1000.0)

@@ -100,6 +100,9 @@ def test_flow_is_smooth() -> None:
 
 def test_force_is_friction_plus_pressure_times_area() -> None:
     m = SyringeMechanism()
+    assert m.plunger_force_n == 0.0  # just loaded: the pusher has not reached the flange
+    m.advance(60, 100.0)  # slack taken up
+    m.advance(60, 0.0)  # back to venous
     idle = m.plunger_force_n
     assert 5.0 < idle < 15.0  # stopper friction (+ venous pressure) on a 50 mL syringe
     m.advance(600, 100.0)
@@ -111,6 +114,7 @@ def test_force_is_friction_plus_pressure_times_area() -> None:
 
 def test_occlusion_is_force_based_slower_than_volumetric_and_stops_delivery() -> None:
     m = SyringeMechanism()
+    m.trend = None  # the fixed force threshold alone (the trend rule: test_syringe_trend.py)
     m.advance(600, 5.0)
     m.set_occlusion(downstream=True)
     t = time_to(m, A.OCCLUSION_DOWNSTREAM, 5.0, limit_s=40 * 60)
@@ -140,6 +144,7 @@ def test_lowest_limit_alarms_sooner() -> None:
     times = []
     for limit in (300.0, 50.0):
         m = SyringeMechanism()
+        m.trend = None
         m.occlusion_limit_mmhg = limit
         m.advance(600, 5.0)
         m.set_occlusion(downstream=True)
@@ -238,11 +243,13 @@ def test_module_counts_plunger_travel_not_the_patient_end(percent: float) -> Non
     m = SyringeMechanism()
     m.set_calibration_error(percent)
     m.advance(HOUR, 10.0)
-    assert m.delivered_ml == pytest.approx(10.0 * (1 + percent / 100), rel=1e-6)
+    # Less the start-up (~7 s: the gap closes, the stopper loads), when no fluid moves and
+    # nothing is counted.
+    assert m.delivered_ml == pytest.approx(10.0 * (1 + percent / 100), abs=0.025)
     assert m.patient_ml == pytest.approx(m.delivered_ml, rel=0.01)  # bore tolerance only
     m.set_occlusion(downstream=True)
     m.advance(600, 10.0)
     counted = m.delivered_ml
-    assert counted - m.patient_ml > 0.5  # pushed into the clamped line: counted already
+    assert counted - m.patient_ml > 0.2  # pushed into the clamped line: counted already
     m.back_off()
     assert m.delivered_ml == counted  # the count never goes back
