@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from channels.commands import Completion, Outcome
+from channels.commands import Completion, Request
 from channels.controller import ChannelController, ChannelError
 from channels.druglib import CareArea, DrugLibrary, load_drug_library
 from channels.effects import Effects
@@ -29,7 +29,8 @@ from workstation.codec import FrameCodec
 from workstation.config import WorkstationConfig
 from workstation.errors import ConfigError
 from workstation.eventlog import Event, EventKind, EventLog
-from workstation.frames import Command, CommandAck
+from workstation.command_errors import conclude
+from workstation.frames import Command, CommandAck, Program
 from workstation.snapshot import ChannelSnapshot, snapshot
 from workstation.supervisor import Listener, Supervisor
 from workstation.telemetry.connection import BrokerAccess
@@ -196,23 +197,24 @@ class Workstation:
                 continue
 
     async def _run(self, letter: str, fx: Effects) -> CommandAck | None:
-        """Send the effects; wait for the acknowledgement of the command among them."""
-        futures = []
+        """Send the effects; wait for the acknowledgement of the command among them. Every
+        failure is a ``CommandFailed`` (a ``ChannelError``): refused, unacknowledged, not sent,
+        abandoned with its module, or no answer in time; never a bare ``TimeoutError``."""
+        sup, sent = self.supervisor, list[tuple[Request, asyncio.Future[Completion]]]()
         for frame in fx.frames:
-            if isinstance(frame, Command):
-                future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-                self.supervisor.completions[(letter, frame.seq)] = future
-                futures.append(future)
-        self.supervisor.apply(fx)
-        ack = None
-        for future in futures:
-            done = await asyncio.wait_for(future, self._waiting)
-            if done.outcome is not Outcome.ACCEPTED:
-                reason = done.ack.reason.name if done.ack else "no acknowledgement"
-                raise ChannelError(f"channel {letter}: pump {done.outcome.value} "
-                                   f"{done.frame.MESSAGE.lower()} ({reason})")
-            ack = done.ack
-        return ack
+            if isinstance(frame, Command | Program):  # a page can fail to be sent, too
+                sent.append((frame, asyncio.get_running_loop().create_future()))
+                sup.completions[(letter, frame.seq)] = sent[-1][1]
+        sup.apply(fx)
+        try:
+            return await conclude(letter, sent, self._waiting)
+        finally:  # no stale future left behind, whatever ended the wait
+            for frame, future in sent:
+                if future.done() and not future.cancelled():
+                    future.exception()  # a second failed page is not "never retrieved"
+                future.cancel()
+                if sup.completions.get((letter, frame.seq)) is future:
+                    del sup.completions[(letter, frame.seq)]
 
     async def program(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
                       user: str | None = None) -> Plan:

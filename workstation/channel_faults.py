@@ -60,6 +60,9 @@ class ChannelFaults:
             del self._faults[letter]
         return over
 
+    def count_all(self) -> int:
+        return sum(f.count for f in self._faults.values())
+
     def count(self, letter: str) -> int:
         fault = self._faults.get(letter)
         return 0 if fault is None else fault.count

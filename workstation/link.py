@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 FrameHandler = Callable[[Frame], None]
 FrameErrorHandler = Callable[[FrameError, can.Message], None]
 BusErrorHandler = Callable[[Exception], None]
+HandlerErrorHandler = Callable[[Exception, Frame], None]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class CanLink:
         on_frame_error: FrameErrorHandler | None = None,
         on_bus_error: BusErrorHandler | None = None,
         on_bus_recovered: Callable[[], None] | None = None,
+        on_handler_error: HandlerErrorHandler | None = None,
         name: str = "link",
     ) -> None:
         self.settings = settings
@@ -112,6 +114,7 @@ class CanLink:
         self._on_frame_error = on_frame_error
         self._on_bus_error = on_bus_error
         self._on_bus_recovered = on_bus_recovered
+        self._on_handler_error = on_handler_error
         self._bus: can.BusABC | None = None
         self._notifier: can.Notifier | None = None
         self.failed = asyncio.Event()
@@ -180,9 +183,14 @@ class CanLink:
             return
         try:
             self._on_frame(frame)
-        except Exception:  # a handler bug must not stop reception for everyone else
+        except Exception as exc:  # a handler bug must not stop reception for everyone else
             self.stats.handler_errors += 1
             log.exception("%s: handler failed on %r", self.name, frame)
+            if self._on_handler_error is not None:
+                try:  # the owner raises the alarm; its failure must not stop reception either
+                    self._on_handler_error(exc, frame)
+                except Exception:
+                    log.exception("%s: handler-error report failed", self.name)
 
     def _bus_failed(self, exc: Exception) -> None:
         self.stats.bus_failures += 1

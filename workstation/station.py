@@ -29,7 +29,7 @@ from workstation.channel_faults import ChannelFaults, describe, summary
 from workstation.command_errors import CommandAbandoned, CommandNotSent
 from workstation.config import WorkstationConfig
 from workstation.eventlog import Event, EventKind, EventLog, EventLogError
-from workstation.frames import Command, Frame, ModuleHeartbeat, Program
+from workstation.frames import Command, Frame, ModuleHeartbeat, Program, Status
 from workstation.registry import ModuleChange, ModuleEvent, ModuleRegistry
 from workstation.reminders import StoppedReminder
 from workstation.vocabulary import PumpState
@@ -84,6 +84,8 @@ class Station:
         self.frame_errors: Counter[str] = Counter()
         self._log_failed = False
         self._faults = ChannelFaults()
+        self._rx_faults = ChannelFaults()  # by bus: frames a receive handler failed on
+        self.failing_tasks: set[str] = set()
         self._reminder = StoppedReminder(config.alarms.audio_pause_s)
 
     # -- time ------------------------------------------------------------------------------
@@ -102,6 +104,8 @@ class Station:
             changes += self.alarms.clear(AlarmKey(WS, "E2E_ERRORS"), now)
         for letter in self._faults.quiet(now):
             changes += self.alarms.clear(AlarmKey(letter, "CHANNEL_FAULT"), now)
+        if self._rx_faults.quiet(now) and not self._rx_faults.count_all():
+            changes += self.alarms.clear(AlarmKey(WS, "RECEIVE_FAILED"), now)
         changes += self._remind(now)
         self.publish(changes, [])
 
@@ -129,6 +133,9 @@ class Station:
             for event in self.registry.on_heartbeat(bus, frame, now):
                 self._module_event(event, now)
             return
+        if isinstance(frame, Status):  # H14: a reboot shows in the first frame after it
+            for event in self.registry.on_status(bus, frame, now):
+                self._module_event(event, now)
         controller = self._by_slot.get((bus, frame.node))
         if controller is not None:
             try:
@@ -200,6 +207,42 @@ class Station:
                 data={"where": where, "traceback": summary(exc),
                       "failures": self._faults.count(letter)})))
         self.publish(changes, events, (letter,))
+
+    def receive_failed(self, bus: str, frame: Frame, exc: Exception) -> None:
+        """A received frame the workstation failed to process (outside any one channel)."""
+        now, info = self.clock(), condition_info("RECEIVE_FAILED")
+        changes = self.alarms.raise_(AlarmKey(WS, info.condition), info.priority,
+                                     f"{info.text} ({bus}: {describe(exc)})", now,
+                                     latching=info.latching)
+        events: list[Event] = []
+        if self._rx_faults.failed(bus, frame.MESSAGE, exc, now):
+            events.append(self.record(Event(
+                EventKind.BUS, f"{bus}: {frame.MESSAGE} from node {frame.node} not processed: "
+                f"{describe(exc)}", data={"traceback": summary(exc)})))
+        self.publish(changes, events)
+
+    def task_failed(self, name: str, error: BaseException | None) -> None:
+        """A background task died (or returned): HIGH alarm naming it; it is restarted."""
+        self.failing_tasks.add(name)
+        now, info = self.clock(), condition_info("TASK_FAILED")
+        why = "ended unexpectedly" if error is None else describe(error)
+        changes = self.alarms.raise_(AlarmKey(WS, info.condition), info.priority,
+                                     f"{info.text} ({name}: {why})", now,
+                                     latching=info.latching)
+        data: dict[str, object] = {"task": name}
+        if error is not None:
+            data["traceback"] = summary(error)
+        event = self.record(Event(EventKind.SYSTEM, f"task {name} failed: {why}; restarting it",
+                                  data=data))
+        self.publish(changes, [event])
+
+    def task_recovered(self, name: str) -> None:
+        self.failing_tasks.discard(name)
+        changes: list[AlarmChange] = []
+        if not self.failing_tasks:
+            changes = self.alarms.clear(AlarmKey(WS, "TASK_FAILED"), self.clock())
+        event = self.record(Event(EventKind.SYSTEM, f"task {name} running again"))
+        self.publish(changes, [event])
 
     def _abandon(self, letter: str, event: ModuleEvent) -> None:
         """Commands in flight to a lost module will never be answered: end them now."""

@@ -24,10 +24,13 @@ from workstation.link import CanLink
 from workstation.shutdown import cancel_and_wait
 from workstation.station import WS, EventSink, Listener, Notice, Station
 from workstation.vocabulary import WorkstationState
+from workstation.watchdog import Run, watched
 
 __all__ = ["WS", "EventSink", "Listener", "Notice", "Supervisor"]
 
 TICK_S = 0.1
+RESTART_BACKOFF_S = 0.2  # a dead task is restarted after this, doubling up to the max
+RESTART_MAX_S = 5.0
 
 
 class Supervisor(Station):
@@ -42,7 +45,8 @@ class Supervisor(Station):
                 bus.settings(), self.codec, self._frame_handler(bus.name),
                 on_frame_error=self._frame_error_handler(bus.name),
                 on_bus_error=self._bus_error_handler(bus.name),
-                on_bus_recovered=self._bus_recovered_handler(bus.name), name=f"bus {bus.name}")
+                on_bus_recovered=self._bus_recovered_handler(bus.name),
+                on_handler_error=self._handler_error_handler(bus.name), name=f"bus {bus.name}")
         self._tasks: list[asyncio.Task[None]] = []
 
     def _send_on_link(self, bus: str, frame: Frame) -> None:
@@ -61,9 +65,16 @@ class Supervisor(Station):
                           data={"channels": list(self.controllers)}))
         for link in self.links.values():
             await link.open_or_retry()
-            self._tasks.append(asyncio.create_task(link.reopen_forever(), name=link.name))
-        self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="ws-heartbeat"))
-        self._tasks.append(asyncio.create_task(self._tick_loop(), name="tick"))
+            self._watch(link.name, link.reopen_forever)
+        self._watch("ws-heartbeat", self._heartbeat_loop)
+        self._watch("tick", self._tick_loop)
+
+    def _watch(self, name: str, run: Run) -> None:
+        """Every background task is watched: if it dies, HIGH alarm, restart (H6)."""
+        self._tasks.append(asyncio.create_task(
+            watched(name, run, on_failure=self.task_failed, on_recovered=self.task_recovered,
+                    backoff_s=RESTART_BACKOFF_S, max_backoff_s=RESTART_MAX_S),
+            name=f"watch {name}"))
 
     async def stop(self) -> None:
         """Stop supervising. Pumps keep their programs running and raise WS_HEARTBEAT_LOST."""
@@ -113,6 +124,11 @@ class Supervisor(Station):
     def _bus_error_handler(self, bus: str) -> Callable[[Exception], None]:
         def handle(exc: Exception) -> None:
             self.on_bus_error(bus, self.links[bus].settings.describe(), exc)
+        return handle
+
+    def _handler_error_handler(self, bus: str) -> Callable[[Exception, Frame], None]:
+        def handle(exc: Exception, frame: Frame) -> None:
+            self.receive_failed(bus, frame, exc)
         return handle
 
     def _bus_recovered_handler(self, bus: str) -> Callable[[], None]:
