@@ -313,12 +313,11 @@ class SyringeMechanism(Mechanism):
         if hit < run:  # force limit: the motor stops at the threshold
             pushed *= hit / run
             run = hit
-        steps = steps_per_s * h * pushed / full
-        self._steps = s0 + steps
-        # The module counts plunger steps x the nominal bore (the motor's own error included,
-        # the bore tolerance and the screw ripple not), as pushed. A back-off is not subtracted:
-        # the count never goes down, and what was withdrawn is given short, never twice.
-        self._counted_ml += steps * step_ml
+        self._steps = s0 + steps_per_s * h * pushed / full
+        # The module counts whole plunger steps x the nominal bore (the motor's own error
+        # included, the bore tolerance and the screw ripple not), as pushed. A back-off is not
+        # subtracted: the count never goes down; what was withdrawn is given short, never twice.
+        self._counted_ml += max(0.0, math.floor(self._steps) - math.floor(s0)) * step_ml
         self._volume -= pushed
         self._line.flow(pushed / run, run)
         if hit <= run:

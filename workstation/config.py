@@ -74,7 +74,7 @@ class SupervisionConfig(_Model):
     window_s: float = Field(default=900.0, ge=60.0)  # 15 min of module time (FDA GIP)
     over_ratio: float = Field(default=1.10, gt=1.0, le=2.0)
     under_ratio: float = Field(default=0.90, ge=0.1, lt=1.0)
-    min_expected_ml: float = Field(default=0.5, ge=0.0)
+    min_expected_ml: float = Field(default=0.1, ge=0.0)  # the window grows to expect this
 
 
 class UiConfig(_Model):
