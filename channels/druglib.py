@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from channels import library_rules
 from workstation.errors import ConfigError
 
 DEFAULT_LIBRARY_PATH = (
@@ -114,10 +115,33 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+class Container(StrEnum):
+    """What the concentration comes in, which decides the module that can give it."""
+
+    SYRINGE = "syringe"  # a syringe driver (syringe module)
+    BAG = "bag"  # a bag or vial on a giving set (volumetric module)
+
+
+SYRINGE_MAX_ML = 60.0  # the largest standard syringe; used when a container is not stated
+
+
 class Concentration(_Model):
     amount: float = Field(gt=0, allow_inf_nan=False)
     amount_unit: AmountUnit = Field(strict=False)
     volume_ml: float = Field(gt=0, allow_inf_nan=False)
+    container: Container | None = Field(default=None, strict=False)
+
+    @property
+    def module_kind(self) -> str:
+        """'syringe' or 'volumetric': the module kind (``ChannelConfig.kind``) that gives it."""
+        container = self.container or (Container.SYRINGE if self.volume_ml <= SYRINGE_MAX_ML
+                                       else Container.BAG)
+        return "syringe" if container is Container.SYRINGE else "volumetric"
+
+    def same_strength(self, other: Concentration) -> bool:
+        """Same drug amount in the same volume: identity by value, never by list position."""
+        return (self.amount, self.amount_unit, self.volume_ml) == \
+            (other.amount, other.amount_unit, other.volume_ml)
 
     @model_validator(mode="after")
     def _plain_fluid(self) -> Concentration:
@@ -171,8 +195,18 @@ class BolusLimits(_Model):
     max_dose: float = Field(gt=0, allow_inf_nan=False)
     dose_unit: BolusUnit = Field(strict=False)
     min_interval_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # Per rolling hour, across every channel of the patient (channels.bolus_history).
+    max_doses_per_hour: int | None = Field(default=None, ge=1)
+    max_amount_per_hour: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     # Alaris bolus rate range is 10-1200 mL/h (shared/notes/domain.md).
     rate_ml_h: float = Field(default=300.0, ge=10, le=1200)
+
+    @model_validator(mode="after")
+    def _hourly_admits_one(self) -> BolusLimits:
+        if self.max_amount_per_hour is not None and self.max_amount_per_hour < self.max_dose:
+            raise ValueError(f"max_amount_per_hour {self.max_amount_per_hour} is below "
+                             f"max_dose {self.max_dose}: no bolus could ever be given")
+        return self
 
 
 class Drug(_Model):
@@ -187,7 +221,8 @@ class Drug(_Model):
     high_alert: bool
     kvo_ml_h: float = Field(default=1.0, ge=0, le=20)
     max_rate_ml_h: float | None = Field(default=None, ge=0.1, le=1200)
-    notes: str = ""
+    notes: str = ""  # the advisory shown on the review screen and the channel card
+    synonyms: list[Text] = Field(default_factory=list)  # other names to search by
 
     @model_validator(mode="after")
     def _units_agree(self) -> Drug:
@@ -239,6 +274,10 @@ class CareArea(_Model):
             )
         return self
 
+    def search(self, text: str) -> list[Drug]:
+        """Drugs whose id, name or a synonym has a word starting with ``text``."""
+        return library_rules.search(self.drugs, text)
+
     def drug(self, drug_id: str) -> Drug:
         for drug in self.drugs:
             if drug.id == drug_id:
@@ -259,6 +298,13 @@ class DrugLibrary(_Model):
     def _unique_ids(cls, areas: list[CareArea]) -> list[CareArea]:
         _check_unique([a.id for a in areas], "care_areas", "care area")
         return areas
+
+    @model_validator(mode="after")
+    def _pharmacy_rules(self) -> DrugLibrary:
+        problems = library_rules.problems(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     @property
     def label(self) -> str:
@@ -308,7 +354,7 @@ def load_drug_library(path: str | Path = DEFAULT_LIBRARY_PATH) -> DrugLibrary:
     try:
         return DrugLibrary.model_validate({**data, "digest": digest})
     except ValidationError as exc:
-        problems = [f"{field_path(err['loc'])}: {_describe(err)}" for err in exc.errors()]
+        problems = [line for err in exc.errors() for line in _lines(err)]
         raise ConfigError(str(path), problems) from None
 
 
@@ -321,6 +367,13 @@ def field_path(loc: tuple[int | str, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
+
+
+def _lines(err: Any) -> list[str]:
+    """A library-wide rule reports one line per problem, each with its own path."""
+    if not err["loc"] and err["type"] == "value_error":
+        return _describe(err).splitlines()
+    return [f"{field_path(err['loc'])}: {_describe(err)}"]
 
 
 def _describe(err: Any) -> str:

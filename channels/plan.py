@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from channels.druglib import Concentration
 from workstation.frames import BolusPage, PrimaryPage, SecondaryPage, SettingsPage
 from workstation.vocabulary import EndAction
 
@@ -30,6 +31,10 @@ class Plan(BaseModel):
     drug_id: str
     drug_name: str
     concentration: str = ""  # e.g. "4 mg / 50 mL (80 mcg/mL)"
+    # The running concentration itself (H3): titration and boluses use it, never a library
+    # position. None only in plans written before it was carried.
+    strength: Concentration | None = None
+    notes: str = ""  # the drug's advisory from the library ("central line only", ...)
     dose: float | None = None  # in dose_unit; None for mL/h-only infusions
     dose_unit: str = "mL/h"
     weight_kg: float | None = None

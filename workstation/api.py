@@ -18,18 +18,27 @@ import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from channels.bolus_history import BolusHistory
 from channels.commands import Completion, Request
 from channels.controller import ChannelController, ChannelError
 from channels.druglib import CareArea, DrugLibrary, load_drug_library
 from channels.effects import Effects
+from channels.patient_weight import PatientWeight
 from channels.plan import Plan, PlanKind
-from channels.planning import BolusOrder, InfusionOrder, PlanCheck, check_bolus_order, check_order
+from channels.planning import (
+    BolusOrder,
+    InfusionOrder,
+    PlanCheck,
+    check_bolus_order,
+    check_order,
+    check_titration,
+)
 from workstation.alarms import Alarm, Indicator
 from workstation.codec import FrameCodec
+from workstation.command_errors import conclude
 from workstation.config import WorkstationConfig
 from workstation.errors import ConfigError
 from workstation.eventlog import Event, EventKind, EventLog
-from workstation.command_errors import conclude
 from workstation.frames import Command, CommandAck, Program
 from workstation.snapshot import ChannelSnapshot, snapshot
 from workstation.supervisor import Listener, Supervisor
@@ -88,6 +97,10 @@ class Workstation:
             self._access = BrokerAccess.build(t.url, username=t.username,
                                               password_file=t.password_file, ca_file=t.ca_file,
                                               cert_file=t.cert_file, key_file=t.key_file)
+        # One patient per workstation: one weight (H10) and one bolus history (H4).
+        self._weight = PatientWeight(config.patient_weight_kg, "configuration", time.time()) \
+            if config.patient_weight_kg is not None else PatientWeight()
+        self.bolus_history = BolusHistory()
         self._waiting = self.config.commands.ack_timeout_s * (self.config.commands.retries + 1) \
             + 1.0
 
@@ -109,7 +122,9 @@ class Workstation:
                                                 care_area=self.care_area.name)
             await self.telemetry.start()
         self._supervisor.record(Event(EventKind.SYSTEM, f"drug library {self.library.label}, "
-                                                        f"care area {self.care_area.name}"))
+                                                        f"care area {self.care_area.name}, "
+                                                        f"patient weight "
+                                                        f"{self._weight.describe()}"))
         await self._supervisor.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -156,8 +171,25 @@ class Workstation:
 
     # -- planning ----------------------------------------------------------------------------
     def _running_drugs(self, except_letter: str) -> dict[str, str]:
+        # A paused or alarm-stopped channel still has its drug hanging (H10).
+        hanging = (PumpState.INFUSING, PumpState.KVO, PumpState.PAUSED, PumpState.ALARM)
         return {letter: c.plan.drug_id for letter, c in self.supervisor.controllers.items()
-                if letter != except_letter and c.plan is not None and c.infusing}
+                if letter != except_letter and c.plan is not None and c.state in hanging}
+
+    @property
+    def patient_weight_kg(self) -> float | None:
+        """The one patient weight every weight-based order uses (H10)."""
+        return self._weight.kg
+
+    def set_patient_weight(self, weight_kg: float, *, user: str | None = None) -> None:
+        """Set (or correct) the patient's weight, logged with who; running weight-based
+        infusions keep the weight they were programmed with until programmed again."""
+        old = self._weight
+        self._weight = old.changed(weight_kg, user=user, at=time.time())
+        sup = self.supervisor
+        sup.publish([], [sup.record(Event(EventKind.USER, f"patient weight set to "
+                                          f"{self._weight.describe()}, was {old.describe()}",
+                                          user=user))])
 
     def check(self, letter: str, order: InfusionOrder, *,
               kind: PlanKind = PlanKind.PRIMARY) -> PlanCheck:
@@ -165,7 +197,33 @@ class Workstation:
         self._controller(letter)
         return check_order(order, self.care_area, kind=kind,
                            running=self._running_drugs(letter),
-                           default_weight_kg=self.config.patient_weight_kg)
+                           module_kind=self.config.channel(letter).kind,
+                           patient_weight_kg=self.patient_weight_kg)
+
+    def check_titration(self, letter: str, *, dose: float | None = None,
+                        rate_ml_h: float | None = None, vtbi_ml: float | None = None
+                        ) -> PlanCheck:
+        """A new dose or rate for the running plan, in its own concentration (H3)."""
+        running = self._controller(letter).plan
+        if running is None or running.drug_id == "unknown":
+            raise ChannelError(f"channel {letter}: no known infusion to titrate; program it")
+        return check_titration(running, self.care_area, dose=dose, rate_ml_h=rate_ml_h,
+                               vtbi_ml=running.vtbi_ml if vtbi_ml is None else vtbi_ml)
+
+    def check_bolus(self, letter: str, order: BolusOrder) -> PlanCheck:
+        """A bolus of the running drug: library limits, lockout and hourly limits (H4), rate
+        caps (H8), from the running concentration (H3)."""
+        running = self._controller(letter).plan
+        if running is None or running.drug_id == "unknown":
+            raise ChannelError(f"channel {letter}: no known running infusion for a bolus")
+        try:
+            drug = self.care_area.drug(running.drug_id)
+        except KeyError:
+            raise ProgrammingBlocked(letter, [f"{running.drug_name} is not in the "
+                                              f"{self.care_area.name} drug library: no bolus; "
+                                              "program the infusion again"]) from None
+        return check_bolus_order(order, running, drug, self.care_area,
+                                 history=self.bolus_history, now=self._clock())
 
     def _accept(self, letter: str, check: PlanCheck, confirm: bool, user: str | None) -> Plan:
         problems = check.problems()
@@ -219,8 +277,13 @@ class Workstation:
     async def program(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
                       user: str | None = None) -> Plan:
         """Check, send and verify a primary program by read-back; ``start`` runs it."""
-        controller = self._controller(letter)
         plan = self._accept(letter, self.check(letter, order), confirm, user)
+        if plan.weight_kg is not None and self.patient_weight_kg is None:
+            self.set_patient_weight(plan.weight_kg, user=user)  # the first weight is the one
+        return await self._send_program(letter, plan, user)
+
+    async def _send_program(self, letter: str, plan: Plan, user: str | None) -> Plan:
+        controller = self._controller(letter)
         await self._run(letter, controller.load(plan, self._clock(), user=user))
         await self._until(lambda: controller.pending is None or controller.pending.verified,
                           self.config.commands.readback_timeout_s + self._waiting,
@@ -263,19 +326,13 @@ class Workstation:
         if progress is None or progress.volume_remaining_ml < 0.1:
             raise ChannelError(f"channel {letter}: the volume left to infuse is not known yet "
                                "or nearly done; program a new infusion instead")
-        order = InfusionOrder(drug_id=running.drug_id, dose=dose, rate_ml_h=rate_ml_h,
-                              vtbi_ml=progress.volume_remaining_ml, weight_kg=running.weight_kg,
-                              end_action=running.end_action, kvo_ml_h=running.kvo_ml_h,
-                              occlusion_mmhg=running.occlusion_mmhg,
-                              concentration=self._concentration_index(running))
-        plan = await self.program(letter, order, confirm=confirm, user=user)
+        # The running plan's own concentration, never a library position (H3).
+        check = self.check_titration(letter, dose=dose, rate_ml_h=rate_ml_h,
+                                     vtbi_ml=progress.volume_remaining_ml)
+        plan = await self._send_program(letter, self._accept(letter, check, confirm, user),
+                                        user)
         await self.start(letter, user=user)
         return plan
-
-    def _concentration_index(self, plan: Plan) -> int:
-        drug = self.care_area.drug(plan.drug_id)
-        labels = [c.label for c in drug.concentrations]
-        return labels.index(plan.concentration) if plan.concentration in labels else 0
 
     async def _load_and_wait(self, letter: str, plan: Plan, started: Callable[[], bool],
                              user: str | None) -> Plan:
@@ -292,12 +349,11 @@ class Workstation:
     async def bolus(self, letter: str, order: BolusOrder, *, confirm: bool = False,
                     user: str | None = None) -> Plan:
         controller = self._controller(letter)
-        running = controller.plan
-        if running is None or running.drug_id == "unknown":
-            raise ChannelError(f"channel {letter}: no known running infusion for a bolus")
-        check = check_bolus_order(order, running, self.care_area.drug(running.drug_id))
-        plan = self._accept(letter, check, confirm, user)
-        return await self._load_and_wait(letter, plan, lambda: controller.bolus == plan, user)
+        plan = self._accept(letter, self.check_bolus(letter, order), confirm, user)
+        given = await self._load_and_wait(letter, plan, lambda: controller.bolus == plan, user)
+        if given.dose is not None:  # counted once started, whole (the safe side)
+            self.bolus_history.record(given.drug_id, given.dose, self._clock())
+        return given
 
     async def secondary(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
                         user: str | None = None) -> Plan:

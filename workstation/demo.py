@@ -31,7 +31,8 @@ DEMO_ORDERS: dict[str, list[InfusionOrder]] = {
         InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=80, vtbi_ml=1000),
         InfusionOrder(drug_id="amiodarone", dose=35, vtbi_ml=500),
         InfusionOrder(drug_id="potassium-chloride", dose=5, vtbi_ml=100),
-        InfusionOrder(drug_id="heparin", dose=1000, concentration=1, vtbi_ml=500),
+        # 14 units/kg/h = 980 units/h at 70 kg (heparin is weight-based in every care area)
+        InfusionOrder(drug_id="heparin", dose=14, concentration=1, vtbi_ml=500),
         InfusionOrder(drug_id="sodium-chloride-0-9", rate_ml_h=40, vtbi_ml=500),
         InfusionOrder(drug_id="magnesium-sulfate", dose=1.0, vtbi_ml=100),
     ],

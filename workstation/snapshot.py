@@ -47,6 +47,7 @@ class ChannelSnapshot:
     alarm_text: str | None
     alarm_marker: str
     alarm_priority: str | None = None  # HIGH, MEDIUM, LOW, INFO: the channel's top alarm
+    notes: str = ""  # the drug's advisory from the library ("central line only", ...)
 
     @property
     def dose_text(self) -> str:
@@ -108,4 +109,4 @@ def snapshot(controller: ChannelController, alarms: list[Alarm]) -> ChannelSnaps
         program_verified=bool(c.pending and c.pending.verified),
         high_alert=bool(plan and plan.high_alert),
         alarm_text=top.text if top else None, alarm_marker=top.priority.marker if top else "",
-        alarm_priority=top.priority.name if top else None)
+        alarm_priority=top.priority.name if top else None, notes=plan.notes if plan else "")

@@ -110,7 +110,10 @@ def test_known_entries(library: DrugLibrary) -> None:
     adult = library.care_area("adult-icu")
     nor = adult.drug("noradrenaline")
     assert nor.dose_unit is DoseUnit.MCG_KG_MIN and nor.needs_weight and nor.high_alert
-    assert (nor.limits.soft_min, nor.limits.soft_max, nor.limits.hard_max) == (0.01, 0.5, 3.0)
+    # Hard max 1.0 (was 3.0, which let 0.3 keyed 3.0 through with one confirmation: H10).
+    assert (nor.limits.hard_min, nor.limits.soft_min, nor.limits.soft_max,
+            nor.limits.hard_max) == (0.005, 0.01, 0.5, 1.0)
+    assert nor.synonyms == ["norepinephrine"] and nor.concentrations[0].module_kind == "syringe"
     assert nor.concentrations[0].label == "4 mg / 50 mL (80 mcg/mL)"
     assert adult.drug("vasopressin").dose_unit is DoseUnit.UNITS_MIN
     assert adult.drug("insulin").dose_unit is DoseUnit.UNITS_H
@@ -119,7 +122,8 @@ def test_known_entries(library: DrugLibrary) -> None:
     assert kcl.limits.hard_max == 20.0
     assert adult.drug("basic-infusion").dose_unit is DoseUnit.ML_H
     assert not adult.drug("basic-infusion").needs_weight
-    assert library.care_area("cardiac-icu").drug("heparin").dose_unit is DoseUnit.UNITS_KG_H
+    for area in library.care_areas:  # one dose unit for heparin everywhere (H10)
+        assert area.drug("heparin").dose_unit is DoseUnit.UNITS_KG_H
     for drug_id in ("noradrenaline", "fentanyl", "insulin", "heparin", "propofol"):
         assert adult.drug(drug_id).high_alert, drug_id
     assert not adult.drug("plasma-lyte-148").high_alert

@@ -32,9 +32,11 @@ def test_fluid_rates_are_checked_against_their_limits() -> None:
 
 
 def test_default_kvo_follows_a_lower_rate_but_a_typed_kvo_is_checked() -> None:
-    low = InfusionOrder(drug_id="insulin", dose=0.3, vtbi_ml=50)  # 0.3 mL/h, KVO default 0.5
+    # 20 mcg/h of 50 mcg/mL is 0.4 mL/h, KVO default 0.5. (Was insulin 0.3 units/h, now below
+    # insulin's hard minimum 0.5 units/h.)
+    low = InfusionOrder(drug_id="fentanyl", dose=20, vtbi_ml=50)
     check = check_order(low, AREA)
-    assert check.plan is not None and check.plan.kvo_ml_h == pytest.approx(0.3)
+    assert check.plan is not None and check.plan.kvo_ml_h == pytest.approx(0.4)
     assert check.verdict is not Verdict.HARD
     typed = check_order(low.model_copy(update={"kvo_ml_h": 1.0}), AREA)
     assert typed.blocked
@@ -69,9 +71,9 @@ def test_bolus_by_volume_is_checked_as_the_dose_it_holds() -> None:
     running = check_order(InfusionOrder(drug_id="fentanyl", dose=50, vtbi_ml=50), AREA).plan
     assert running is not None
     drug = AREA.drug("fentanyl")  # 50 mcg/mL, bolus max 100 mcg
-    ok = check_bolus_order(BolusOrder(volume_ml=1.0), running, drug)  # 50 mcg
+    ok = check_bolus_order(BolusOrder(volume_ml=1.0), running, drug, AREA)  # 50 mcg
     assert not ok.blocked and ok.plan is not None and ok.plan.vtbi_ml == pytest.approx(1.0)
-    too_much = check_bolus_order(BolusOrder(volume_ml=10.0), running, drug)  # 500 mcg
+    too_much = check_bolus_order(BolusOrder(volume_ml=10.0), running, drug, AREA)  # 500 mcg
     assert too_much.blocked and any("maximum" in p for p in too_much.problems())
-    by_dose = check_bolus_order(BolusOrder(dose=25), running, drug)
+    by_dose = check_bolus_order(BolusOrder(dose=25), running, drug, AREA)
     assert by_dose.plan is not None and by_dose.plan.vtbi_ml == pytest.approx(0.5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -16,6 +16,19 @@ from workstation.vocabulary import DeliveryMode, EndAction, PumpState
 FLUID = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=100, vtbi_ml=5,
                       end_action=EndAction.KVO, kvo_ml_h=2)
 NORAD = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=80)
+
+
+@pytest.fixture
+async def bench(bench_factory: Callable[..., Bench]) -> AsyncIterator[Bench]:
+    """Two channels (A volumetric, B syringe), the workstation's one patient weight 80 kg: the
+    weight NORAD carries (an order with another weight is refused, H10)."""
+    b = bench_factory(patient_weight_kg=80.0)
+    try:
+        await b.start_pumps()
+        await b.start_workstation()
+        yield b
+    finally:
+        await b.close()
 
 
 async def test_program_start_complete_then_kvo(bench_factory: Callable[..., Bench]) -> None:
@@ -56,10 +69,10 @@ async def test_dose_is_converted_and_shown_with_both_units(bench: Bench) -> None
 
 async def test_hard_limit_blocks_and_nothing_is_sent(bench: Bench) -> None:
     ws = bench.api
-    too_much = NORAD.model_copy(update={"dose": 5.0})  # hard max 3 mcg/kg/min
+    too_much = NORAD.model_copy(update={"dose": 3.0})  # 0.3 keyed 3.0; hard max 1 mcg/kg/min
     with pytest.raises(ProgrammingBlocked) as blocked:
         await ws.program("B", too_much, confirm=True)
-    assert "hard limit" in str(blocked.value) and "3 mcg/kg/min" in str(blocked.value)
+    assert "hard limit" in str(blocked.value) and "1 mcg/kg/min" in str(blocked.value)
     assert not ws.channel("B").program_pending
     assert bench.module("B").firmware.program.pending_id == 0  # nothing reached the module
     assert any("blocked" in r.message for r in bench.log_rows(EventKind.PROGRAM, channel="B"))
@@ -82,7 +95,7 @@ async def test_soft_limit_needs_a_logged_confirmation(bench: Bench) -> None:
 
 async def test_same_drug_on_two_channels_warns_and_can_be_overridden(
         bench_factory: Callable[..., Bench]) -> None:
-    b = bench_factory(channels=4)
+    b = bench_factory(channels=4, patient_weight_kg=80.0)
     try:
         await b.start_pumps()
         ws = await b.start_workstation()

@@ -22,7 +22,7 @@ NORAD = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=8
 
 async def test_restart_adopts_a_running_infusion_without_a_pause(
         bench_factory: Callable[..., Bench]) -> None:
-    b = bench_factory()
+    b = bench_factory(patient_weight_kg=80.0)  # the workstation's one weight is NORAD's
     try:
         await b.start_pumps()
         ws = await b.start_workstation()
@@ -54,7 +54,7 @@ async def test_over_infusion_from_a_calibration_fault(bench_factory: Callable[..
         ws = await b.start_workstation()
         b.module("A").inject(Fault.CALIBRATION, 15)
         await ws.program("A", InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=100,
-                                            vtbi_ml=2000))
+                                            vtbi_ml=1000))  # at most the 1000 mL bag
         await ws.start("A")
         alarm = await b.until(lambda: b.alarm("A", "OVER_INFUSION"), 10, "over-infusion")
         assert alarm.priority is Priority.MEDIUM

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.geometry import Region
 from textual.screen import Screen
-from textual.widgets import Button, Input, RadioButton, Select, Static
+from textual.widgets import Button, Input, Label, RadioButton, Select, Static
 
 from channels.planning import InfusionOrder
 from pumps.module import Fault
@@ -19,6 +21,15 @@ from tui.screens.titrate import TitrateScreen
 from workstation.eventlog import EventKind
 
 NORAD_80KG = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=80)
+
+
+@pytest.fixture
+async def ui(tmp_path: Path) -> AsyncIterator[UiBench]:
+    """Four demo channels (A, C volumetric; B, D syringe), nothing infusing, unlocked; the
+    workstation's one patient weight set to the 80 kg these orders carry (H10)."""
+    async for bench in make_bench(tmp_path):
+        bench.ws.set_patient_weight(80.0, user="rn-test")
+        yield bench
 
 
 def text(screen: Screen[Any]) -> str:
@@ -104,9 +115,9 @@ async def test_program_fluid_by_rate_with_keys_and_noradrenaline_by_dose(ui: UiB
 
 async def test_hard_limit_blocks_shows_the_limit_and_sends_nothing(ui: UiBench) -> None:
     screen = await open_program(ui, "B")
-    await fill(ui, screen, "noradrenaline", "5")
+    await fill(ui, screen, "noradrenaline", "3")  # 0.3 keyed 3.0: blocked, not confirmed (H10)
     shown = str(screen.query_one("#checks", Static).content)
-    assert "NOT ALLOWED" in shown and "hard limit 3 mcg/kg/min" in shown
+    assert "NOT ALLOWED" in shown and "hard limit 1 mcg/kg/min" in shown
     assert not enabled(screen, "review")
     screen.query_one("#dose", Input).focus()
     await ui.pilot.press("enter")  # Enter on the form is Review: refused while blocked
@@ -252,6 +263,7 @@ async def test_escape_cancels_without_sending(ui: UiBench) -> None:
 
 
 async def test_switching_dose_to_rate_clears_the_number(ui: UiBench) -> None:
+    ui.ws.set_patient_weight(70.0, user="rn-test")  # the demo patient's weight
     screen = await open_program(ui, "B")
     await fill(ui, screen, "noradrenaline", "4")
     screen.query_one("#by-rate", RadioButton).value = True
@@ -284,6 +296,7 @@ async def test_secondary_on_a_running_primary(ui: UiBench) -> None:
 
 async def test_small_terminal_keeps_results_and_buttons_visible(tmp_path: Path) -> None:
     async for ui in make_bench(tmp_path, size=(80, 24)):
+        ui.ws.set_patient_weight(80.0, user="rn-test")
         await program_on_a_small_terminal(ui)
 
 
@@ -301,3 +314,53 @@ async def program_on_a_small_terminal(ui: UiBench) -> None:
         assert region.area and visible.contains_region(region), selector
     await ui.pilot.click("#confirm")
     await ui.until(lambda: ui.ws.channel("B").state == "INFUSING", what="B infusing")
+
+
+async def test_review_shows_the_drug_advisory_and_the_card_too(ui: UiBench) -> None:
+    # H10: the library's notes ("Dedicated central lumen...") were loaded but never shown.
+    screen = await open_program(ui, "B")
+    await fill(ui, screen, "noradrenaline", "0.1")
+    rev = await review(ui, screen)
+    assert "Dedicated central lumen" in str(rev.query_one("#review-notes", Static).content)
+    await ui.pilot.click("#confirm")
+    await ui.until(lambda: ui.ws.channel("B").state == "INFUSING", what="B infusing")
+    assert "Dedicated central lumen" in ui.ws.channel("B").notes
+    card = ui.app.query_one("#card-B")
+    await ui.until(lambda: "Dedicated central lumen" in str(card.render()), what="advisory")
+
+
+async def test_a_syringe_channel_offers_only_syringe_concentrations(ui: UiBench) -> None:
+    # H10: a 500 mL bag was selectable on a syringe channel.
+    screen = await open_program(ui, "B")
+    screen.query_one("#drug", Select).value = "plasma-lyte-148"
+    await ui.pilot.pause()
+    assert "No Plasma-Lyte 148 concentration fits a syringe module" in \
+        str(screen.query_one("#checks", Static).content)
+    screen.query_one("#drug", Select).value = "noradrenaline"
+    await ui.pilot.pause()
+    options = screen.query_one("#concentration", Select)._options  # (label, value) pairs
+    labels = [str(label) for label, _ in options]
+    assert any("4 mg / 50 mL" in x for x in labels)
+    assert not any("250 mL" in x for x in labels)
+
+
+async def test_titrate_shows_the_running_concentration_and_refuses_dose_when_it_left_the_library(
+        ui: UiBench) -> None:
+    # H3: the running bag is fentanyl 1000 mcg / 100 mL; the library now only has 2500/50.
+    await start_via_api(ui, "A", InfusionOrder(drug_id="fentanyl", concentration=1, dose=20,
+                                               vtbi_ml=100))
+    fentanyl = ui.ws.care_area.drug("fentanyl")
+    narrowed = fentanyl.model_copy(update={"concentrations": fentanyl.concentrations[:1]})
+    drugs = [narrowed if d.id == "fentanyl" else d for d in ui.ws.care_area.drugs]
+    ui.ws.care_area = ui.ws.care_area.model_copy(update={"drugs": drugs})
+    await ui.pilot.press("a", "5")
+    await ui.until(lambda: isinstance(ui.app.screen, TitrateScreen), what="titrate screen")
+    screen = ui.app.screen
+    shown = text(screen)
+    assert "Running concentration: 1000 mcg / 100 mL (10 mcg/mL)" in shown
+    assert "no longer in the" in shown and "titrate by rate" in shown
+    assert str(screen.query_one("#row-dose-label", Label).content) == "New rate"
+    screen.query_one("#dose", Input).value = "3"
+    await ui.pilot.pause()
+    assert "30 mcg/h" in str(screen.query_one("#checks", Static).content) or \
+        "3.0 mL/h" in str(screen.query_one("#result", Static).content)

@@ -14,7 +14,7 @@ from textual.widgets import Input, Label, Static
 
 from channels.druglib import BolusLimits, fmt
 from channels.plan import Plan
-from channels.planning import BolusOrder, PlanCheck, check_bolus_order
+from channels.planning import BolusOrder, PlanCheck
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
 from tui.widgets.inputs import SpaceSafeInput
@@ -28,8 +28,14 @@ def limits_text(bolus: BolusLimits, weight_kg: float | None) -> str:
         if unit.per_kg and weight_kg else ""
     interval = f"; at least {fmt(bolus.min_interval_min)} min between boluses" \
         if bolus.min_interval_min else ""
+    hourly = []
+    if bolus.max_doses_per_hour:
+        hourly.append(f"{bolus.max_doses_per_hour} boluses")
+    if bolus.max_amount_per_hour:
+        hourly.append(f"{fmt(bolus.max_amount_per_hour)} {unit}")
+    per_hour = f"; at most {' and '.join(hourly)} per hour" if hourly else ""
     return (f"Bolus limits: at most {fmt(bolus.max_dose)} {unit}{total} per bolus, given at "
-            f"{fp.rate_text(bolus.rate_ml_h)}{interval}")
+            f"{fp.rate_text(bolus.rate_ml_h)}{interval}{per_hour}")
 
 
 class BolusScreen(FormScreen):
@@ -93,7 +99,9 @@ class BolusScreen(FormScreen):
             self.order = BolusOrder(dose=value)
         except ValidationError as exc:
             return None, [str(e["msg"]) for e in exc.errors()]
-        check = check_bolus_order(self.order, running, drug)
+        # The API's own check: lockout and hourly limits (H4), rate caps (H8), the running
+        # concentration (H3), exactly as ``ws.bolus`` will judge it.
+        check = self.ws.check_bolus(self.letter, self.order)
         return check, ["Not allowed: change the bolus"] if check.blocked else []
 
     def refresh_check(self) -> None:

@@ -135,6 +135,12 @@ def big_numbers(plan: Plan) -> Horizontal:
     return Horizontal(*parts, classes="review-big")
 
 
+def drug_option(drug: Drug) -> str:
+    """'⚠ Noradrenaline (norepinephrine) (high alert)': synonyms so either name is found."""
+    also = f" ({', '.join(drug.synonyms)})" if drug.synonyms else ""
+    return f"⚠ {drug.name}{also} (high alert)" if drug.high_alert else f"{drug.name}{also}"
+
+
 def running_infusion(ws: Workstation, letter: str, what: str
                      ) -> tuple[Plan | None, Drug | None, str]:
     """The running plan and its drug, or a message saying why there is none."""

@@ -82,9 +82,8 @@ class ProgramScreen(FormScreen):
                     yield Button("Cancel (Esc)", id="cancel")
 
     def _fields(self) -> ComposeResult:
-        drugs = [(f"⚠ {d.name} (high alert)" if d.high_alert else d.name, d.id)
-                 for d in self.drugs.values()]
-        weight = self.ws.config.patient_weight_kg
+        drugs = [(fp.drug_option(d), d.id) for d in self.drugs.values()]
+        weight = self.ws.patient_weight_kg  # the workstation's one patient weight (H10)
         yield form_row("Drug", Select(drugs, prompt="Choose the drug", id="drug", compact=True),
                        row_id="row-drug")
         yield form_row("Concentration", Select[int]([], prompt="Choose the concentration",
@@ -169,10 +168,13 @@ class ProgramScreen(FormScreen):
     def _drug_changed(self) -> None:
         drug = self.drug
         concentration = self.query_one("#concentration", Select)
-        options = [(c.label, i) for i, c in enumerate(drug.concentrations)] if drug else []
+        # Only containers this module takes: no 500 mL bag on a syringe driver (H10).
+        kind = self.ws.config.channel(self.letter).kind
+        options = [(c.label, i) for i, c in enumerate(drug.concentrations)
+                   if c.module_kind == kind] if drug else []
         concentration.set_options(options)
         if len(options) == 1:
-            concentration.value = 0  # the only container: nothing to choose
+            concentration.value = options[0][1]  # the only container: nothing to choose
         dosed = drug is not None and str(drug.dose_unit) != "mL/h"
         self.query_one("#row-weight").display = drug is not None and drug.needs_weight
         self.query_one("#row-mode").display = dosed
@@ -208,7 +210,12 @@ class ProgramScreen(FormScreen):
             return None, ["Choose the drug"]
         missing = []
         index = self.query_one("#concentration", Select).value
-        if not isinstance(index, int):
+        kind = self.ws.config.channel(self.letter).kind
+        if not any(c.module_kind == kind for c in drug.concentrations):
+            other = "volumetric" if kind == "syringe" else "syringe"
+            missing.append(f"No {drug.name} concentration fits a {kind} module: use a "
+                           f"{other} channel")
+        elif not isinstance(index, int):
             missing.append("Choose the concentration (the container in your hand)")
         weight = None
         if drug.needs_weight:
@@ -305,6 +312,8 @@ class ReviewScreen(FormScreen):
                 yield Static(plan.drug_name + ("   ⚠ HIGH-ALERT DRUG" if alert else ""),
                              id="review-drug", classes="review-drug")
                 yield Static(plan.concentration, id="review-concentration")
+                if plan.notes:  # the library's advisory, e.g. "central line only" (H10)
+                    yield Static(f"ⓘ {plan.notes}", id="review-notes", classes="form-notice")
                 yield fp.big_numbers(plan)
                 yield Static(fp.plan_details(plan), id="review-details")
                 # Each soft limit or warning is a tick box stating it; nothing else to read.

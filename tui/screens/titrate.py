@@ -7,15 +7,15 @@ own tick, like a soft limit: 0.15 keyed as 1.5 is exactly that.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Input, Label, Static
 
+from channels.controller import ChannelError
 from channels.druglib import fmt
 from channels.plan import Plan
-from channels.planning import InfusionOrder, PlanCheck
+from channels.planning import PlanCheck, library_concentration
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
 from tui.widgets.inputs import SpaceSafeInput
@@ -31,6 +31,19 @@ class TitrateScreen(FormScreen):
         super().__init__()
         self.ws, self.letter, self.user = ws, letter, user
         self.running, self.drug, self.why_not = fp.running_infusion(ws, letter, "titrate")
+        # H3: by dose only in the concentration really hanging, and only while the library
+        # still has it; otherwise by rate (mL/h), the dose shown from the running concentration.
+        self.dose_refused = ""
+        running = self.running
+        if running is not None and running.drug_id != "unknown":
+            if self.drug is None:
+                self.why_not = ""  # the drug left the library: rate only
+            if running.dose_unit != "mL/h" and (
+                    self.drug is None or library_concentration(self.drug, running) is None):
+                self.dose_refused = (f"The running concentration {running.concentration} of "
+                                     f"{running.drug_name} is no longer in the "
+                                     f"{ws.care_area.name} drug library: titrate by rate "
+                                     "(mL/h), or program the infusion again.")
         self.large_change = ""  # the large-change warning, when there is one
         self.unchanged = False  # the new value gives the rate running now
 
@@ -41,7 +54,7 @@ class TitrateScreen(FormScreen):
     @property
     def by_dose(self) -> bool:
         return self.running is not None and self.running.dose_unit != "mL/h" and \
-            self.running.dose is not None
+            self.running.dose is not None and not self.dose_refused
 
     @property
     def unit(self) -> str:
@@ -52,13 +65,16 @@ class TitrateScreen(FormScreen):
         running = self.running
         with Vertical(classes="form-dialog"):
             yield Label(f"Titrate channel {self.letter} · {snap.label}", classes="dialog-title")
-            if running is None or self.drug is None:
+            if running is None or self.why_not:
                 yield from self.close_only(self.why_not)
                 return
             with VerticalScroll(classes="form-body"):
                 alert = "   ⚠ HIGH-ALERT DRUG" if running.high_alert else ""
                 yield Static(f"{running.drug_name}{alert}", classes="review-drug")
-                yield Static(running.concentration)
+                yield Static(f"Running concentration: {running.concentration}",
+                             id="concentration")
+                if self.dose_refused:
+                    yield Static(self.dose_refused, id="dose-refused", classes="form-notice")
                 weight = f" for {fmt(running.weight_kg)} kg" if running.weight_kg else ""
                 yield Static(f"Now: {fp.rate_and_dose(running)}{weight}", id="now",
                              classes="form-result")
@@ -77,28 +93,17 @@ class TitrateScreen(FormScreen):
     def on_input_changed(self, event: Input.Changed) -> None:
         self.refresh_check()
 
-    def order(self, value: float) -> InfusionOrder:
-        """The order ``ws.titrate`` will send: the running plan with the new dose or rate."""
-        running, drug = self.running, self.drug
-        assert running is not None and drug is not None
-        labels = [c.label for c in drug.concentrations]
-        return InfusionOrder(
-            drug_id=running.drug_id, dose=value if self.by_dose else None,
-            rate_ml_h=None if self.by_dose else value, vtbi_ml=running.vtbi_ml,
-            weight_kg=running.weight_kg, end_action=running.end_action,
-            kvo_ml_h=running.kvo_ml_h, occlusion_mmhg=running.occlusion_mmhg,
-            concentration=labels.index(running.concentration)
-            if running.concentration in labels else 0)
-
     def evaluate(self) -> tuple[PlanCheck | None, list[str]]:
-        """The check of the typed value, and hints on what is missing or wrong."""
+        """The check of the typed value (in the running concentration, as ``ws.titrate``
+        does: H3), and hints on what is missing or wrong."""
         value = fp.parse_number(self.query_one("#dose", Input).value)
         if value is None:
             return None, [f"Enter the new {'dose' if self.by_dose else 'rate'} in {self.unit}"]
         try:
-            check = self.ws.check(self.letter, self.order(value))
-        except ValidationError as exc:
-            return None, [str(e["msg"]) for e in exc.errors()]
+            check = self.ws.check_titration(self.letter, dose=value if self.by_dose else None,
+                                            rate_ml_h=None if self.by_dose else value)
+        except ChannelError as exc:
+            return None, [str(exc)]
         if check.blocked:
             return check, ["Not allowed: change the value"]
         return check, []

@@ -81,6 +81,9 @@ def render_card(snap: ChannelSnapshot, width: int, *, selected: bool = False,
         if not flash_on and snap.alarm_marker in ("***", "**"):
             style = "bold red" if snap.alarm_marker == "***" else "bold yellow"
         lines.append(_line((f"{snap.alarm_marker} {snap.alarm_text}", style), width=body))
+    elif snap.notes and snap.drug:
+        # The drug's advisory ("central line only") where the alarm goes when there is none.
+        lines.append(_line((f"ⓘ {snap.notes}", "italic"), width=body))
     else:
         lines.append(Text(""))
     out = Text(no_wrap=True, overflow="ellipsis")
