@@ -25,6 +25,8 @@ examples:
 --control stdin reads one fault per line, "NODE FAULT [VALUE]" (VALUE 0 clears a switch):
   3 occlusion 1    clamp the line of node 3      3 occlusion 0   release it
   3 air 120        a 120 uL bubble               3 calibration 15  +15 % delivery error
+  3 clear-air      the nurse removed the air at the pump (the only way to clear an air stop)
+  3 battery-minutes 4   off mains, 4 minutes left with the motor running
 faults: """ + ", ".join(f.value for f in Fault)
 
 

@@ -28,6 +28,7 @@ class Fault(Enum):
     EMPTY = "empty"
     BATTERY_LOW = "battery-low"
     MAINS = "mains"
+    BATTERY_MINUTES = "battery-minutes"  # off mains, VALUE minutes left with the motor running
     REBOOT = "reboot"
     SILENT = "silent"
     DEAF = "deaf"  # keeps sending, ignores commands and programs (broken receive path)
@@ -101,6 +102,8 @@ class SimulatedModule:
             self.firmware.battery.on_mains = not on
             if on:
                 self.firmware.battery.set_low()
+        elif fault is Fault.BATTERY_MINUTES:
+            self.firmware.battery.set_minutes_left(value, motor_running=True)
         elif fault is Fault.MAINS:
             self.firmware.battery.on_mains = on
         elif fault is Fault.REBOOT:

@@ -81,6 +81,12 @@ class Battery:
         return c
 
     # -- fault injection -------------------------------------------------------------------
+    def set_minutes_left(self, minutes: float, *, motor_running: bool = True) -> None:
+        """Off mains with ``minutes`` left at the given load (a worn or half-charged pack)."""
+        self.on_mains = False
+        drain = self._running_drain if motor_running else self._idle_drain
+        self._percent = min(max(minutes * 60.0 * drain, 0.0), 100.0)
+
     def set_low(self) -> None:
         """Off mains with about 10 minutes left at the current drain."""
         self.on_mains = False

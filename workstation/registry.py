@@ -1,8 +1,13 @@
 """Which modules are on which bus: discovery from heartbeats, hot-plug and the watchdog.
 
-Pure: ``on_heartbeat`` and ``tick`` take the time and return what changed. A module appears with
-its first heartbeat, is lost when none came for ``timeout_s`` (CiA 425 consumer heartbeat),
-returns with the next one, and announces a reboot with a BOOT heartbeat.
+Pure: ``on_heartbeat``, ``on_status`` and ``tick`` take the time and return what changed. A
+module appears with its first heartbeat, is lost when none came for ``timeout_s`` (CiA 425
+consumer heartbeat) and returns with the next one.
+
+A reboot is seen from the module's boot identity, whichever frame comes first (H14): the
+Heartbeat's 4-bit ``BootCount`` (+1 per power-up) or its low two bits in every Status. A BOOT
+heartbeat without a new count (a module that does not count) is a reboot too. One reboot is
+reported once, however many frames show it (dbc/README.md, "Boot identity").
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from workstation.frames import ModuleHeartbeat
+from workstation.frames import ModuleHeartbeat, Status
 from workstation.vocabulary import ModuleKind, ModuleState
 
 
@@ -52,10 +57,33 @@ class ModuleEvent:
         return f"{where}: {what} {self.change.value}"
 
 
+@dataclass(frozen=True)
+class _Boot:
+    """A module's boot identity as last seen: the Heartbeat's count (None while only a Status
+    has shown a new boot) and the low two bits a Status carries."""
+
+    count: int | None
+    low: int
+
+
+STATUS_BOOT_MASK = 0b11  # Status carries the low two bits of the Heartbeat's BootCount
+
+
 class ModuleRegistry:
     def __init__(self, timeout_s: float = 3.0) -> None:
         self.timeout_s = timeout_s
         self.modules: dict[tuple[str, int], ModuleInfo] = {}
+        self._boots: dict[tuple[str, int], _Boot] = {}
+
+    def _rebooted(self, key: tuple[str, int], beat: ModuleHeartbeat) -> bool:
+        """Whether this heartbeat shows a reboot not yet reported."""
+        boot = self._boots.get(key)
+        self._boots[key] = _Boot(beat.boot_count, beat.boot_count & STATUS_BOOT_MASK)
+        if boot is None:
+            return beat.state is ModuleState.BOOT
+        if boot.count is None:  # a Status already reported this boot; another since?
+            return beat.boot_count & STATUS_BOOT_MASK != boot.low
+        return beat.boot_count != boot.count or beat.state is ModuleState.BOOT
 
     def on_heartbeat(self, bus: str, beat: ModuleHeartbeat, now: float) -> list[ModuleEvent]:
         key = (bus, beat.node)
@@ -63,18 +91,33 @@ class ModuleRegistry:
         info = ModuleInfo(bus, beat.node, beat.kind, beat.serial, beat.firmware, beat.state,
                           first_seen=known.first_seen if known else now, last_seen=now)
         self.modules[key] = info
+        rebooted = self._rebooted(key, beat)
         if known is None:
             return [ModuleEvent(ModuleChange.APPEARED, info)]
         events = []
         if known.kind != beat.kind or known.serial != beat.serial:
             events.append(ModuleEvent(ModuleChange.KIND_CHANGED, info, known))
-        elif beat.state is ModuleState.BOOT:
+        elif rebooted:
             events.append(ModuleEvent(ModuleChange.REBOOTED, info, known))
         elif beat.state is ModuleState.SAFE_STATE and known.state is not ModuleState.SAFE_STATE:
             events.append(ModuleEvent(ModuleChange.SAFE_STATE, info, known))
         if not known.online:
             events.append(ModuleEvent(ModuleChange.RETURNED, info, known))
         return events
+
+    def on_status(self, bus: str, status: Status, now: float) -> list[ModuleEvent]:
+        """A Status whose boot bits changed is a reboot, even before the BOOT heartbeat.
+
+        Presence stays the heartbeat's business: a Status neither makes a module appear nor
+        keeps it online. Deliver the events before the Status itself, so whoever handles it
+        knows the module rebooted before seeing its stopped state."""
+        key = (bus, status.node)
+        known, boot = self.modules.get(key), self._boots.get(key)
+        if known is None or boot is None or status.boot_count == boot.low:
+            return []
+        self._boots[key] = _Boot(None, status.boot_count)
+        return [ModuleEvent(ModuleChange.REBOOTED, replace(known, state=ModuleState.BOOT),
+                            known)]
 
     def tick(self, now: float) -> list[ModuleEvent]:
         events = []

@@ -29,7 +29,7 @@ from workstation.channel_faults import ChannelFaults, describe, summary
 from workstation.command_errors import CommandAbandoned, CommandNotSent
 from workstation.config import WorkstationConfig
 from workstation.eventlog import Event, EventKind, EventLog, EventLogError
-from workstation.frames import Command, Frame, ModuleHeartbeat, Program
+from workstation.frames import Command, Frame, ModuleHeartbeat, Program, Status
 from workstation.registry import ModuleChange, ModuleEvent, ModuleRegistry
 from workstation.reminders import StoppedReminder
 from workstation.vocabulary import PumpState
@@ -133,6 +133,9 @@ class Station:
             for event in self.registry.on_heartbeat(bus, frame, now):
                 self._module_event(event, now)
             return
+        if isinstance(frame, Status):  # H14: a reboot shows in the first frame after it
+            for event in self.registry.on_status(bus, frame, now):
+                self._module_event(event, now)
         controller = self._by_slot.get((bus, frame.node))
         if controller is not None:
             try:

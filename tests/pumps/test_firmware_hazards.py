@@ -7,7 +7,6 @@ import itertools
 import pytest
 
 from pumps.module import Fault
-from pumps.power import RUNNING_HOURS, Battery
 from tests.pumps.firmware_bench import Bench
 from workstation.frames import SecondaryPage
 from workstation.vocabulary import (
@@ -133,7 +132,9 @@ def test_h12_air_is_not_cleared_by_a_remote_acknowledge() -> None:
 # -- H15: battery judged at the programmed load, depletion latched -------------------------------
 def battery_minutes_running(b: Bench, minutes: float) -> None:
     """Off mains with ``minutes`` left with the motor running (twice that idle)."""
-    b.fw.battery = Battery(minutes * 60 * 100.0 / (RUNNING_HOURS * 3600.0), on_mains=False)
+    b.module.inject(Fault.BATTERY_MINUTES, minutes)
+    assert b.fw.battery.minutes_left_at(motor_running=True) == pytest.approx(minutes)
+    assert b.fw.battery.minutes_left_at(motor_running=False) == pytest.approx(2 * minutes)
 
 
 def test_h15_start_is_refused_when_the_programmed_rate_would_deplete_the_battery() -> None:

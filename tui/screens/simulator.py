@@ -43,6 +43,7 @@ FAULTS = (
     FaultButton("b", "Occlusion off", Fault.OCCLUSION, 0),
     FaultButton("c", "Upstream occlusion", Fault.UPSTREAM_OCCLUSION, 1),
     FaultButton("d", "Air bubble 100 µL", Fault.AIR, 100),
+    FaultButton("s", "Air cleared at the pump", Fault.CLEAR_AIR, 1),  # the only way (H12)
     FaultButton("e", "Door open", Fault.DOOR, 1),
     FaultButton("f", "Door close", Fault.DOOR, 0),
     FaultButton("g", "Empty container", Fault.EMPTY, 1),
