@@ -18,7 +18,7 @@ import pytest
 from cantools.database.can import Database, Message, Signal
 
 from workstation.codec import FrameCodec
-from workstation.frames import FRAME_TYPES
+from workstation.frames import FRAME_TYPES, ModuleHeartbeat, Status
 from workstation.vocabulary import (
     ALARM_BITS_WIDTH,
     AckResult,
@@ -300,3 +300,21 @@ def test_frame_model_fields_map_to_existing_signals(db: Database) -> None:
         for field_name, signal in frame_type.SIGNALS.items():
             assert signal in names, f"{frame_type.__name__}.{field_name} -> {signal}"
             assert field_name in frame_type.model_fields, f"{frame_type.__name__}.{field_name}"
+
+
+def test_boot_identity_in_heartbeat_and_status(db: Database) -> None:
+    """H14: the 4-bit boot count in the Heartbeat, its low two bits in every Status."""
+    for m in messages_named(db, "Heartbeat"):
+        boot, serial = m.get_signal_by_name("BootCount"), m.get_signal_by_name("Serial")
+        assert (boot.start, boot.length, serial.length) == (60, 4, 20), m.name
+    for m in messages_named(db, "Status"):
+        boot = m.get_signal_by_name("BootCount")
+        assert (boot.start, boot.length) == (62, 2), m.name
+    codec = FrameCodec(db)
+    beat = ModuleHeartbeat(node=5, state=ModuleState.OPERATIONAL, kind=ModuleKind.SYRINGE,
+                           fw_major=1, fw_minor=0, fw_patch=0, serial=(1 << 20) - 1,
+                           boot_count=13)
+    status = Status(node=5, state=PumpState.PROGRAMMED, mode=DeliveryMode.NONE, rate_ml_h=0,
+                    pressure_mmhg=0, alarms=AlarmCondition(0), boot_count=13 & 3)
+    for frame in (beat, status):
+        assert codec.decode(codec.encode(frame, 1)) == frame

@@ -86,3 +86,27 @@ def test_empty_battery_stays_at_zero() -> None:
     b.advance(24 * 3600, motor_running=True)
     assert b.percent == 0.0
     assert b.minutes_left == 0.0
+
+
+def test_minutes_and_conditions_at_a_given_load() -> None:
+    """H15: judged at the load that will run, not at the present one."""
+    b = Battery()
+    b.set_minutes_left(8.0, motor_running=False)  # 8 min idle = 4 min with the motor running
+    assert not b.on_mains
+    assert b.minutes_left_at(motor_running=False) == pytest.approx(8.0)
+    assert b.minutes_left_at(motor_running=True) == pytest.approx(4.0)
+    assert b.conditions_at(motor_running=False) == A.ON_BATTERY | A.BATTERY_LOW
+    assert b.conditions_at(motor_running=True) == \
+        A.ON_BATTERY | A.BATTERY_LOW | A.BATTERY_DEPLETED
+    b.advance(0, motor_running=False)
+    assert b.conditions() == b.conditions_at(motor_running=False)  # present load
+    b.on_mains = True
+    assert b.conditions_at(motor_running=True) == A(0)
+
+
+def test_set_minutes_left_is_clamped_to_a_real_charge() -> None:
+    b = Battery()
+    b.set_minutes_left(10_000.0)
+    assert b.percent == 100.0
+    b.set_minutes_left(-1.0)
+    assert b.percent == 0.0
