@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from datetime import datetime
 
 from channels.druglib import Drug, fmt
 from channels.limits import LimitCheck, Verdict
+from workstation.eventlog import LogRow
 
 WINDOW_S = 3600.0  # the library's per-hour limits are over a rolling hour
 
@@ -99,3 +101,19 @@ class BolusHistory:
                     f"{wait_text(wait_until - now)})")
             out.append(LimitCheck(Verdict.HARD, "bolus", dose, cap, unit, text))
         return out
+
+
+def from_log(rows: Iterable[LogRow], now: float, wall_now: datetime) -> BolusHistory:
+    """The boluses started in the last hour, from the event log's PROGRAM rows, on the
+    caller's clock: a restarted workstation keeps the lockout and the hourly limits."""
+    history = BolusHistory()
+    for row in rows:
+        plan = row.data.get("plan")
+        if row.data.get("step") != "active" or not isinstance(plan, dict) or \
+                plan.get("kind") != "bolus":
+            continue
+        age = (wall_now - row.wall_time).total_seconds()
+        dose, drug_id = plan.get("dose"), plan.get("drug_id")
+        if 0 <= age < WINDOW_S and isinstance(dose, int | float) and isinstance(drug_id, str):
+            history.record(drug_id, float(dose), now - age)
+    return history

@@ -15,14 +15,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from channels.bus_ranges import field_range
 from channels.dosing import round_rate
 from channels.druglib import CareArea, Drug, fmt
+from workstation.frames import PrimaryPage, SettingsPage
 
-PUMP_MIN_RATE_ML_H = 0.1  # Alaris module range (shared/notes/domain.md)
-PUMP_MAX_RATE_ML_H = 1200.0
-VTBI_MIN_ML = 0.1
-VTBI_MAX_ML = 9999.9
-KVO_MAX_ML_H = 20.0
+# The module's ranges are what the bus carries (the DBC's signals, as the Alaris module range in
+# shared/notes/domain.md): read from the DBC, never re-typed here (H13).
+PUMP_MIN_RATE_ML_H = field_range(PrimaryPage, "rate_ml_h").minimum  # 0.1
+PUMP_MAX_RATE_ML_H = field_range(PrimaryPage, "rate_ml_h").maximum  # 1200
+VTBI_MIN_ML = field_range(PrimaryPage, "vtbi_ml").minimum  # 0.1
+VTBI_MAX_ML = field_range(PrimaryPage, "vtbi_ml").maximum  # 9999.9
+KVO_MAX_ML_H = field_range(SettingsPage, "kvo_rate_ml_h").maximum  # 20
 _REL_TOL = 1e-9  # a dose recomputed from a rounded rate may land a hair past a limit it equals
 
 
@@ -157,7 +161,8 @@ def check_kvo(kvo_ml_h: float, rate_ml_h: float) -> LimitCheck:
 def check_bolus(drug: Drug, dose: float, weight_kg: float | None = None) -> LimitCheck:
     """Bolus dose (in the drug's bolus unit) against its maximum; any excess is HARD.
 
-    The minimum interval between boluses needs the bolus history and is checked by the caller.
+    The lockout and the hourly limits need the patient's bolus history: ``channels.bolus_history``
+    (``planning.check_bolus_order`` applies both).
     """
     if drug.bolus is None:
         return _hard("bolus", dose, None, "", f"Bolus is not set up for {drug.name}")

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from channels import bolus_history
 from channels.bolus_history import BolusHistory
 from channels.commands import Completion, Request
 from channels.controller import ChannelController, ChannelError
@@ -116,6 +118,10 @@ class Workstation:
     async def _start(self) -> None:
         self._supervisor = Supervisor(self.config, self.event_log, codec=self._codec,
                                       clock=self._clock, restored=restored_plans(self.event_log))
+        wall = datetime.now(UTC)  # a restart keeps the bolus lockout (H4)
+        self.bolus_history = bolus_history.from_log(
+            self.event_log.query(kinds=[EventKind.PROGRAM], since=wall - timedelta(hours=1)),
+            self._clock(), wall)
         if self._access is not None:
             self.telemetry = TelemetryPublisher(self._supervisor, self.config, self._access,
                                                 drug_library=self.library.label,

@@ -221,6 +221,17 @@ async def test_bolus_of_fentanyl_within_its_limits(ui: UiBench) -> None:
     await ui.pilot.press("enter")
     await ui.until(lambda: ui.module("D").firmware.delivered.bolus_ml > 0.4, what="bolus given")
     assert ui.app.screen is ui.app.screen_stack[0]
+    # H4: the lockout the screen states is enforced: a second bolus now is NOT ALLOWED, with
+    # the time until the next one.
+    await ui.pilot.press("d", "6")
+    await ui.until(lambda: isinstance(ui.app.screen, BolusScreen), what="bolus screen again")
+    screen = ui.app.screen
+    assert "at most 4 boluses and 200 mcg per hour" in \
+        str(screen.query_one("#limits", Static).content)
+    await ui.pilot.press(*"25")
+    checks = str(screen.query_one("#checks", Static).content)
+    assert "NOT ALLOWED" in checks and "next bolus in" in checks
+    assert not enabled(screen, "confirm")
 
 
 async def test_drug_without_bolus_has_no_form(ui: UiBench) -> None:
