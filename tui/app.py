@@ -7,6 +7,7 @@ Screens and dialogs live in ``tui.screens``, widgets by screen area in ``tui.wid
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,13 +20,21 @@ from textual.widgets import Footer
 from channels.controller import ChannelError
 from pumps.rack import PumpRack
 from tui.flash import FLASH_TICK_S, high_on, medium_on
-from tui.screens.dialogs import ActionMenuScreen, ConfirmScreen, HelpScreen, PinScreen
+from tui.screens.dialogs import (
+    ActionMenuScreen,
+    ConfirmScreen,
+    HelpScreen,
+    MessageScreen,
+    PinScreen,
+)
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.channel_grid import ChannelGrid
 from tui.widgets.station_header import StationHeader
 from workstation.alarms import AudioState, Priority
 from workstation.api import Workstation
 from workstation.supervisor import Notice
+
+log = logging.getLogger(__name__)
 
 BELL_EVERY_S = {Priority.HIGH: 2.0, Priority.MEDIUM: 10.0}
 LETTER_WINDOW_S = 0.8  # a second letter within this selects a two-letter channel (AA..)
@@ -180,13 +189,36 @@ class InfusionApp(App[None]):
         return True
 
     def _run(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
-        """Run an API call without blocking the screen; failures become clear messages."""
+        """Run an API call without blocking the screen; failures become clear messages.
+
+        Never ``exit_on_error``: a failed action must not take every channel's display down
+        (Textual's default for a worker that raises is to exit the app)."""
         async def work() -> None:
             try:
                 await call()
-            except ChannelError as exc:
-                self.notify(str(exc), title=what, severity="error", timeout=10)
-        self.run_worker(work(), group="commands")
+            except Exception as exc:
+                self.show_error(what, exc)
+        self.run_worker(work(), group="commands", exit_on_error=False)
+
+    def _safely(self, what: str, call: Callable[[], object]) -> None:
+        """Run a synchronous API call from an action; its failure is shown, never fatal."""
+        try:
+            call()
+        except Exception as exc:
+            self.show_error(what, exc)
+
+    def show_error(self, what: str, exc: Exception) -> None:
+        """A refused or failed action: the reason in a notification (``ChannelError``), or,
+        for anything unexpected, logged with its traceback and shown in a dialog."""
+        if isinstance(exc, ChannelError):
+            self.notify(str(exc), title=what, severity="error", timeout=10, markup=False)
+            return
+        log.error("%s failed unexpectedly", what, exc_info=exc)
+        self.notify(f"{type(exc).__name__}: {exc}", title=f"{what}: unexpected error",
+                    severity="error", timeout=15, markup=False)
+        self.push_screen(MessageScreen(
+            f"{what} failed", f"Unexpected error: {type(exc).__name__}: {exc}\n\nEvery channel "
+            "is still supervised. Check this channel at the pump before trying again."))
 
     @property
     def letter(self) -> str:
@@ -210,7 +242,7 @@ class InfusionApp(App[None]):
 
     def action_audio_pause(self) -> None:
         self._allowed("audio_pause")
-        self.ws.audio_pause(user=self.user)
+        self._safely("Audio pause", lambda: self.ws.audio_pause(user=self.user))
         self.draw_alarms()
 
     def action_acknowledge(self) -> None:
@@ -222,7 +254,8 @@ class InfusionApp(App[None]):
         if target is None:
             self.notify("No alarm to acknowledge", timeout=3)
             return
-        self.ws.acknowledge(target.id, user=self.user)
+        # The alarm may have gone between the list and the press: say so, never exit.
+        self._safely("Acknowledge", lambda: self.ws.acknowledge(target.id, user=self.user))
         self.draw_alarms()
         self.repaint()
 

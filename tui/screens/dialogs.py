@@ -1,4 +1,4 @@
-"""Small dialogs: yes/no, PIN, help, and the action menu of a channel."""
+"""Small dialogs: yes/no, a message, PIN, help, and the action menu of a channel."""
 
 from __future__ import annotations
 
@@ -41,6 +41,29 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class MessageScreen(ModalScreen[None]):
+    """Something the nurse must read (an action that failed unexpectedly); Esc or OK closes."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.text, id="message-text", markup=False)
+            with Grid(classes="buttons"):
+                yield Button("OK (Enter)", id="ok", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class PinScreen(ModalScreen[bool]):
