@@ -138,3 +138,13 @@ def test_library_built_in_code_gets_the_same_rules() -> None:
         for d in data["care_areas"][1]["drugs"]]
     with pytest.raises(ValueError, match="heparin"):
         DrugLibrary.model_validate(data)
+
+
+def test_an_order_with_another_weight_than_the_patients_is_refused() -> None:
+    order = InfusionOrder(drug_id="propofol", dose=2, vtbi_ml=50, weight_kg=120)
+    refused = check_order(order, ADULT, patient_weight_kg=70)
+    assert refused.blocked and "120 kg" in refused.problems()[0] and \
+        "70 kg" in refused.problems()[0]
+    same = check_order(order.model_copy(update={"weight_kg": None}), ADULT,
+                       patient_weight_kg=70)
+    assert same.plan is not None and same.plan.weight_kg == 70

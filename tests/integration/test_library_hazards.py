@@ -184,3 +184,25 @@ async def test_h3_titration_after_a_library_change_never_falls_back_to_concentra
                       3, f"{new_rate} mL/h")
     finally:
         await b.close()
+
+
+async def test_h10_without_a_configured_weight_the_first_weight_is_the_patients(
+        bench_factory: Callable[..., Bench]) -> None:
+    b = bench_factory(patient_weight_kg=None)
+    try:
+        await b.start_pumps()
+        ws = await b.start_workstation()
+        assert ws.patient_weight_kg is None
+        norad = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50)
+        with pytest.raises(ProgrammingBlocked, match="weight"):
+            await ws.program("B", norad)  # per kg: no weight, no program
+        await ws.program("B", norad.model_copy(update={"weight_kg": 82}), user="rn-lee")
+        assert ws.patient_weight_kg == 82
+        rows = [r for r in b.log_rows(EventKind.USER) if "patient weight" in r.message]
+        assert rows and rows[-1].user == "rn-lee"
+        # 70 and 120 kg on one patient were accepted, one per channel: not any more.
+        with pytest.raises(ProgrammingBlocked, match="82 kg"):
+            await ws.program("D" if "D" in ws.letters else "B",
+                             norad.model_copy(update={"weight_kg": 120}))
+    finally:
+        await b.close()
