@@ -18,8 +18,8 @@ def render_header(ws: Workstation, *, locked: bool, width: int) -> Text:
     buses_ok = all(link.is_open for link in sup.links.values())
     errors = sum(sup.frame_errors.values())
     left = Text(f" {config.unit}/{config.bed} ", style="bold reverse")
-    if config.patient_weight_kg:
-        left.append(f" {config.patient_weight_kg:g} kg ", style="bold")
+    if ws.patient_weight_kg:  # the workstation's one patient weight, as set (H10)
+        left.append(f" {ws.patient_weight_kg:g} kg ", style="bold")
     right = Text(no_wrap=True)
     right.append(f" bus {'OK' if buses_ok else 'FAILED'} ",
                  style="bold black on green" if buses_ok else "bold white on red")
