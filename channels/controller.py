@@ -83,7 +83,7 @@ class ChannelController(ProgramFlow, StatusChecks):
             # Whatever frame came first after the boot: what the workstation believed ran.
             if self.plan is not None and (self.infusing or self.stops.believed_running):
                 fx.alarm("MODULE_RESTARTED", "the module rebooted while infusing")
-            self.stops.believed_running = False
+            self.stops.module_rebooted(now)
         # Whatever happened, re-read what the module runs (adoption after a restart too).
         self.reconciler.requested_at = now
         fx.extend(self._send(Command(node=self.node, seq=self.tracker.next_seq(),

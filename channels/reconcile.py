@@ -42,6 +42,10 @@ class Reconciler:
         while len(self.known) > KNOWN_PLANS:
             del self.known[next(iter(self.known))]
 
+    def awaiting(self, now: float) -> bool:
+        """An active read-back was asked for and is still expected."""
+        return self.requested_at is not None and now - self.requested_at < READBACK_RETRY_S
+
     def wants_readback(self, module_program_id: int, status: Status | None,
                        plan_id: int | None, now: float) -> bool:
         """The module runs (or holds) an active program the plan does not account for."""

@@ -31,7 +31,7 @@ class StatusChecks(ChannelState):
                                  else self.bolus) is None:
             self._adopt_side(side, status, previous, fx)
         for finding in self.stops.judge(previous, status, now,
-                                        expected_rate=self._judged_rate()):
+                                        expected_rate=self._judged_rate(now)):
             fx.alarm(finding.condition, finding.detail)
             fx.log(EventKind.ALARM, f"{finding.condition}: {finding.detail}",
                    condition=finding.condition)
@@ -60,10 +60,10 @@ class StatusChecks(ChannelState):
             fx.alarm("PROGRAM_MISMATCH", f"the pump runs a {kind.value} at "
                                          f"{status.rate_ml_h:g} mL/h nobody started here")
 
-    def _judged_rate(self) -> float | None:
+    def _judged_rate(self, now: float) -> float | None:
         """The program's rate for what the module runs, None while that is not settled."""
         status, progress = self.module.status, self.module.progress
-        if status is None or self.plan is None or self.reconciler.requested_at is not None:
+        if status is None or self.plan is None or self.reconciler.awaiting(now):
             return None
         if progress is not None and progress.program_id != self.plan_id:
             return None

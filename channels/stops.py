@@ -46,8 +46,15 @@ class StopJudge:
     _rate_off: int = 0
     rate_alarm: bool = False
 
+    _rebooted_at: float | None = None
+
     def commanded(self, code: CommandCode, now: float) -> None:
         self._commands.append((code, now))
+
+    def module_rebooted(self, now: float) -> None:
+        """A reboot explains the stop around it: MODULE_RESTARTED says it, not a second alarm."""
+        self._rebooted_at = now
+        self.believed_running = False
 
     def _recent(self, now: float) -> set[CommandCode]:
         self._commands = [(c, t) for c, t in self._commands if now - t <= EXPLAIN_S]
@@ -66,7 +73,9 @@ class StopJudge:
             findings.append(Finding("UNCOMMANDED_STOP", "the pump reports ALARM but no alarm "
                                                         "condition"))
         elif previous is not None and previous.state in RUNNING and state not in RUNNING:
-            explained = any(state in STOPS_EXPLAINED_BY.get(c, ()) for c in recent) or \
+            rebooted = self._rebooted_at is not None and now - self._rebooted_at <= EXPLAIN_S
+            explained = rebooted or \
+                any(state in STOPS_EXPLAINED_BY.get(c, ()) for c in recent) or \
                 bool(stopping) or (state is PumpState.COMPLETE and
                                    bool(status.alarms & AlarmCondition.INFUSION_COMPLETE))
             if explained:

@@ -98,6 +98,14 @@ def test_reboot_while_running_alarms_whichever_frame_comes_first(kind: str) -> N
     assert "MODULE_RESTARTED" in rig.raised
 
 
+def test_reboot_announced_first_is_one_alarm_not_two() -> None:
+    rig = Rig().online().run(FLUID)
+    rig.wait(4.0)
+    rig.module_event(ModuleChange.REBOOTED)
+    rig.status(state=PumpState.PROGRAMMED, mode=DeliveryMode.NONE)
+    assert rig.raised == ["MODULE_RESTARTED"]
+
+
 def test_reboot_of_an_idle_module_is_no_alarm() -> None:
     rig = Rig().online()
     rig.module_event(ModuleChange.REBOOTED)
