@@ -67,3 +67,16 @@ def test_seq_wraps_and_skips_seqs_in_flight() -> None:
     assert t.next_seq() == 0
     assert t.next_seq() == 2  # 1 is still waiting for its ack
     assert held.seq == 1
+
+
+def test_cancel_all_completes_everything_in_flight_as_abandoned() -> None:
+    # H7: whoever waits for these learns at once that the module is gone.
+    t = CommandTracker(ack_timeout_s=0.5, retries=3)
+    first = t.send(command(t), now=1.0)
+    second = t.send(command(t, CommandCode.PAUSE), now=1.2)
+    t.tick(1.6)  # the first one is being retried
+    done = t.cancel_all(now=2.0)
+    assert [(d.frame, d.outcome) for d in done] == [(first, Outcome.ABANDONED),
+                                                    (second, Outcome.ABANDONED)]
+    assert done[0].tries == 2 and done[0].ack is None and abs(done[0].latency_s - 1.0) < 1e-9
+    assert t.in_flight == 0 and t.tick(10.0) == ([], [])
