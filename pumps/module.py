@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from enum import Enum
 
@@ -44,7 +45,7 @@ class SimulatedModule:
     """One pump module in a slot. Thread-unsafe: used from one event loop."""
 
     def __init__(self, node: int, kind: ModuleKind, *, serial: int | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, boot_count: int | None = None) -> None:
         if not 1 <= node <= 31:
             raise ValueError(f"node {node}: a module's node id is its slot, 1..31")
         seed = node if seed is None else seed
@@ -55,6 +56,10 @@ class SimulatedModule:
             mechanism = VolumetricMechanism(seed=seed)
         identity = Identity(node=node, kind=kind, serial=serial or 100_000 + node)
         self.firmware = PumpFirmware(identity, mechanism, Battery())
+        # The non-volatile boot count of a module that has been powered before: any value, so
+        # a pump process started afresh still shows a new boot identity most of the time.
+        self.firmware.boot_count = secrets.randbelow(16) if boot_count is None \
+            else boot_count % 16
         self.silent = False
         self.deaf = False
         self.corrupt_frames = 0  # the next N frames sent get a bad CRC
