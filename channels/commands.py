@@ -98,6 +98,12 @@ class CommandTracker:
         self._in_flight.clear()
         return dropped
 
+    def forget(self, seq: int) -> Request | None:
+        """Stop tracking one request that never reached the bus (it could not be encoded):
+        no retry, no completion; the caller ends it."""
+        request = self._in_flight.pop(seq, None)
+        return None if request is None else request.frame
+
     def requests(self) -> list[Request]:
         """What is in flight now, oldest first."""
         return [r.frame for r in self._in_flight.values()]
