@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels import bus_limits
+from channels import bus_limits, bus_ranges
 from channels.druglib import load_drug_library
 from channels.limits import Verdict
 from channels.plan import Plan, PlanKind
@@ -33,7 +33,7 @@ def test_ranges_are_the_dbc_signal_ranges() -> None:
     message = next(m for m in db.messages if m.name.endswith("_Program"))
     for page, field in FIELDS:
         signal = message.get_signal_by_name(page.SIGNALS[field])
-        rng = bus_limits.field_range(page, field)
+        rng = bus_ranges.field_range(page, field)
         assert (rng.minimum, rng.maximum) == (signal.minimum, signal.maximum), field
         assert rng.signal == signal.name
 
@@ -41,7 +41,7 @@ def test_ranges_are_the_dbc_signal_ranges() -> None:
 @pytest.mark.parametrize(("page", "field"), FIELDS)
 def test_every_field_at_its_minimum_maximum_and_just_beyond(page: type[Page],
                                                              field: str) -> None:
-    rng = bus_limits.field_range(page, field)
+    rng = bus_ranges.field_range(page, field)
     step = rng.scale
     for value, ok in ((rng.minimum, True), (rng.maximum, True),
                       (rng.minimum - step, False), (rng.maximum + step, False)):
