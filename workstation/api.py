@@ -269,8 +269,8 @@ class Workstation:
             if isinstance(frame, Command | Program):  # a page can fail to be sent, too
                 sent.append((frame, asyncio.get_running_loop().create_future()))
                 sup.completions[(letter, frame.seq)] = sent[-1][1]
-        sup.apply(fx)
         try:
+            sup.apply(fx)
             return await conclude(letter, sent, self._waiting)
         finally:  # no stale future left behind, whatever ended the wait
             for frame, future in sent:
