@@ -18,7 +18,7 @@ from tests.integration.conftest import Bench
 from workstation.alarms import Alarm, Priority
 from workstation.api import ProgrammingBlocked
 from workstation.frames import Frame, ModuleHeartbeat, Status
-from workstation.vocabulary import EndAction, PumpState
+from workstation.vocabulary import AlarmCondition, EndAction, PumpState
 
 FLUID = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=120, vtbi_ml=500)
 NORAD = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=70)
@@ -173,3 +173,22 @@ async def test_h15_start_refused_when_the_programmed_rate_would_run_the_battery_
     assert bench.alarm(letter, "COMMAND_REJECTED") is not None
     await bench.until(lambda: high(bench, letter, "BATTERY_DEPLETED"), 3,
                       "depleted at the programmed load")
+
+
+@BOTH
+async def test_h15_a_depletion_halt_stays_an_alarm_until_mains(bench: Bench, letter: str
+                                                               ) -> None:
+    bench.module(letter).inject(Fault.BATTERY_MINUTES, 6)  # enough to start, not for long
+    await infusing(bench, letter)
+    await bench.until(lambda: high(bench, letter, "BATTERY_DEPLETED"), 5, "depleted, HIGH")
+    await bench.until(lambda: bench.api.channel(letter).state == "ALARM", 3, "stopped")
+    fw = bench.module(letter).firmware
+    later = fw.module_time_s + 120
+    await bench.until(lambda: fw.module_time_s > later, 5, "2 module-minutes, motor stopped")
+    assert fw.state is PumpState.ALARM
+    depleted = bench.alarm(letter, "BATTERY_DEPLETED")
+    assert depleted is not None and depleted.active  # the condition never flickers away
+    assert fw.status().alarms & AlarmCondition.BATTERY_DEPLETED
+    bench.module(letter).inject(Fault.MAINS)  # plugged in
+    await bench.until(lambda: not bench.alarm(letter, "BATTERY_DEPLETED").active, 3,
+                      "condition gone on mains")

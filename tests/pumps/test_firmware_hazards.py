@@ -6,9 +6,12 @@ import itertools
 
 import pytest
 
-from pumps.module import Fault
+from pumps.cli import apply_control_line
+from pumps.module import Fault, SimulatedModule
+from pumps.rack import PumpRack
 from tests.pumps.firmware_bench import Bench
 from workstation.frames import SecondaryPage
+from workstation.link import BusSettings
 from workstation.vocabulary import (
     STOPPING_CONDITIONS,
     AlarmCondition,
@@ -183,3 +186,16 @@ def test_h14_every_reboot_changes_the_boot_count_in_heartbeat_and_status() -> No
     assert seen[0] == (first + 1) % 16 and seen[15] == first and seen[16] == seen[0]
     assert all(0 <= c <= 15 for c in seen)
     assert all(a != b_ for a, b_ in itertools.pairwise(seen))
+
+
+def test_clear_air_and_battery_minutes_are_controls_of_icu_ws_pump() -> None:
+    rack = PumpRack(BusSettings("virtual", "unit-controls"),
+                    [SimulatedModule(1, ModuleKind.VOLUMETRIC)])
+    fw = rack[1].firmware
+    fw.mechanism.inject_air(150)
+    fw.mechanism.advance(30, 100)
+    assert fw.conditions() & AlarmCondition.AIR_IN_LINE
+    assert apply_control_line(rack, "1 clear-air") == "ok: node 1 clear-air 1"
+    assert not fw.conditions() & AlarmCondition.AIR_IN_LINE
+    assert apply_control_line(rack, "1 battery-minutes 4") == "ok: node 1 battery-minutes 4"
+    assert fw.battery.minutes_left_at(motor_running=True) == pytest.approx(4)
