@@ -295,7 +295,8 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"{'':14}{rate:>6} {o['counted_at_complete_ml']:>8.4f} "
                   f"{o['patient_at_complete_ml']:>12.4f} {o['patient_drained_ml']:>8.4f} "
                   f"{o['overshoot_ml']:>+8.4f} ({o['overshoot_pct']:+.1f} %) "
-                  f"<= {o['bound_ml']:.3f} {o['occlusion_stops']:>5} {o['peak_pressure_mmhg']:>7.0f}")
+                  f"<= {o['bound_ml']:.3f} {o['occlusion_stops']:>5} "
+                  f"{o['peak_pressure_mmhg']:>7.0f}")
         for what, b in sections["bolus_overshoot"].items():
             print(f"bolus {what} mL/h: counted {b['bolus_counted_ml']:.4f} mL, over by "
                   f"{b['counter_over_ml']:+.4f} (counter) / {b['patient_over_ml']:+.4f} mL "
