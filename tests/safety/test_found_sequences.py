@@ -1,0 +1,69 @@
+"""Sequences the stateful safety suite found, kept as plain regression tests (shrunk steps).
+
+Each test drives the same coupled system (``SafetyMachine``) by hand, with the rules in the
+order Hypothesis shrank them to, and checks every invariant. A test marked ``xfail(strict=True)``
+is a hazard still present in the code: when its fix lands the test passes, strict xfail fails,
+and the mark must go.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.planning import InfusionOrder
+from workstation.vocabulary import EndAction
+
+from . import orders
+from .machine import SafetyMachine
+
+
+def fitting(machine: SafetyMachine, letter: str, drug_id: str = "basic-infusion") -> int:
+    """The first concentration of ``drug_id`` whose container goes on ``letter``'s module."""
+    drug = machine.ws.care_area.drug(drug_id)
+    kind = machine.rig.config.channel(letter).kind
+    return next(i for i, c in enumerate(drug.concentrations) if orders.fits(c, kind))
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])
+@pytest.mark.parametrize("end_action", [EndAction.STOP, EndAction.CONTINUE])
+def test_h13_kvo_the_bus_cannot_carry_is_refused_before_sending(
+        machine: SafetyMachine, letter: str, end_action: EndAction) -> None:
+    # Shrunk: program_out_of_range(case=0, drug=0, letter='A') -> EncodeError escaped the API.
+    order = InfusionOrder(drug_id="basic-infusion", concentration=fitting(machine, letter),
+                          rate_ml_h=2.0, vtbi_ml=20.0, end_action=end_action, kvo_ml_h=25.0)
+    assert machine.program_order(letter, order, then_start=False) is False  # refused...
+    assert "KVO" in machine.steps[-1]  # ...for the KVO, with a reason
+    assert not machine.rig.modules[letter].firmware.program.pending  # nothing reached the pump
+    machine.wait_short(5.0)  # retries, lost-module detection and the tick go on
+    machine.safe()
+
+
+def _infusing(machine: SafetyMachine, letter: str, rate_ml_h: float = 120.0,
+              vtbi_ml: float = 50.0, drug_id: str = "basic-infusion") -> None:
+    order = InfusionOrder(drug_id=drug_id, concentration=fitting(machine, letter, drug_id),
+                          rate_ml_h=rate_ml_h, vtbi_ml=vtbi_ml)
+    assert machine.program_order(letter, order, then_start=True), machine.steps
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])
+def test_h18_a_module_silent_across_a_workstation_restart_is_alarmed(
+        machine: SafetyMachine, letter: str) -> None:
+    # Shrunk: both infusing; drop 100 % of B's frames for 20 s; workstation restart (2 s
+    # down); wait 20 s -> "module not heard for 5.1 s (pump INFUSING), no alarm".
+    _infusing(machine, letter)
+    machine.wire_fault(letter=letter, kind="drop", p=1.0, seconds=20.0)
+    machine.restart_workstation(downtime=2.0)
+    machine.wait_medium(seconds=20.0)
+    machine.safe()
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])
+def test_h7_a_command_in_flight_when_its_module_goes_silent_ends_in_a_channel_error(
+        machine: SafetyMachine, letter: str) -> None:
+    # Shrunk: infusing; module silent for 5 s; wait 1.5 s; pause -> TimeoutError escaped.
+    _infusing(machine, letter)
+    machine.wire_fault(letter=letter, kind="silent", p=1.0, seconds=5.0)
+    machine.wait_short(seconds=1.0)
+    machine.pause(letter)  # must end: acknowledged or refused with a reason
+    machine.wait_medium(seconds=10.0)
+    machine.safe()
