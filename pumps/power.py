@@ -9,7 +9,7 @@ RUNNING_HOURS = 8.0  # full battery with the motor running (B. Braun / Alaris cl
 CHARGE_HOURS = 5.0  # empty to full on mains
 LOW_MIN = 15.0  # GIP: low-battery alarm below 15 min left
 DEPLETED_MIN = 5.0  # GIP: depleted below 5 min left
-SET_LOW_MIN = 10.0
+SET_LOW_RUNNING_MIN = 7.0  # set_low(): under LOW_MIN idle, over DEPLETED_MIN running
 
 
 class Battery:
@@ -88,6 +88,6 @@ class Battery:
         self._percent = min(max(minutes * 60.0 * drain, 0.0), 100.0)
 
     def set_low(self) -> None:
-        """Off mains with about 10 minutes left at the current drain."""
-        self.on_mains = False
-        self._percent = SET_LOW_MIN * 60.0 * self.drain_percent_per_s
+        """Off mains, low but not depleted at either load (H15 judges a program at the running
+        load): 7 minutes with the motor running, 14 idle."""
+        self.set_minutes_left(SET_LOW_RUNNING_MIN, motor_running=True)

@@ -57,14 +57,15 @@ def test_thresholds_off_mains() -> None:
     assert b.conditions() == A.ON_BATTERY | A.BATTERY_LOW | A.BATTERY_DEPLETED
 
 
-def test_set_low_is_about_ten_minutes_off_mains() -> None:
+def test_set_low_is_low_but_not_depleted_at_either_load() -> None:
     b = Battery()
     b.advance(1, motor_running=True)
     b.set_low()
     assert not b.on_mains
-    assert b.minutes_left == pytest.approx(10.0)
-    assert b.conditions() == A.ON_BATTERY | A.BATTERY_LOW
-    b.advance(6 * 60, motor_running=True)
+    assert b.minutes_left_at(motor_running=True) == pytest.approx(7.0)
+    for running in (True, False):
+        assert b.conditions_at(motor_running=running) == A.ON_BATTERY | A.BATTERY_LOW
+    b.advance(3 * 60, motor_running=True)
     assert b.conditions() & A.BATTERY_DEPLETED
     b.on_mains = True  # plugged back in: no battery alarm, charging again
     assert b.conditions() == A(0)
