@@ -200,7 +200,9 @@ def rows() -> str:
 def mermaid() -> str:
     """A mermaid stateDiagram-v2 of the accepted state changes, drawn from ``TABLE``.
 
-    Self-loops (commands that change no state) are left out; refusals are in ``rows()``.
+    Commands that change neither state nor mode are left out; refusals are in ``rows()``.
+    The edges that no command makes (VTBI done, a stopping condition, the occlusion
+    auto-restart) are drawn from ``pumps.firmware``'s behaviour, named here once.
     """
     lines = ["stateDiagram-v2", f"    [*] --> {PumpState.IDLE.name}"]
     edges: dict[tuple[str, str], list[str]] = {}
@@ -213,6 +215,8 @@ def mermaid() -> str:
         if out.needs_mode is not None:
             label += f" in {out.needs_mode.name}"
         for target in targets:
+            if target == state.name and out.mode in (None, DeliveryMode.NONE):
+                continue  # STOP in IDLE and the like: nothing to draw
             edges.setdefault((state.name, target), []).append(label)
     for state in PumpState:
         if state is not PumpState.INFUSING:

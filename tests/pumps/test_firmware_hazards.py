@@ -44,6 +44,15 @@ def test_h1_secondary_start_in_kvo_is_refused() -> None:
     assert b.fw.state is PumpState.KVO and b.fw.motor_rate() == pytest.approx(2.0)
 
 
+def test_h1_a_paused_kvo_resumes_at_the_kvo_rate() -> None:
+    b = in_kvo()
+    assert b.command(CommandCode.PAUSE).accepted and b.fw.state is PumpState.PAUSED
+    assert b.command(CommandCode.START).accepted  # the old firmware refused: VTBI complete
+    assert b.fw.state is PumpState.KVO and b.fw.motor_rate() == pytest.approx(2.0)
+    b.command(CommandCode.STOP)
+    assert b.command(CommandCode.START).reason is RejectReason.BAD_STATE  # not the primary
+
+
 def test_h1_a_secondary_ending_after_the_primary_vtbi_goes_to_kvo_not_the_primary_rate() -> None:
     # However a secondary came to run with the primary's VTBI done (the pre-table firmware
     # started one from KVO), its end must apply the end action, never the primary's rate.
