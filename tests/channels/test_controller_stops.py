@@ -37,7 +37,7 @@ def test_alarm_state_with_its_condition_is_the_modules_alarm_only(kind: str) -> 
 
 
 @pytest.mark.parametrize("state", [PumpState.PAUSED, PumpState.PROGRAMMED, PumpState.IDLE,
-                                   PumpState.COMPLETE])
+                                   PumpState.COMPLETE], ids=lambda s: s.name)
 def test_a_stop_nobody_commanded_is_a_high_alarm(state: PumpState) -> None:
     rig = Rig().online().run(FLUID)
     rig.status(state=state, mode=DeliveryMode.NONE)

@@ -119,7 +119,12 @@ async def test_a_reboot_while_infusing_raises_module_restarted(bench: Bench,
     # H14: the motor stopped with the reboot; the restart alarm follows whatever frame first.
     await infusing(bench, letter)
     bench.module(letter).inject(Fault.REBOOT)
-    await bench.until(lambda: high(bench, letter, "MODULE_RESTARTED"), 6, "restart alarm")
+    alarm = await bench.until(lambda: high(bench, letter, "MODULE_RESTARTED"), 6,
+                              "restart alarm")
+    # B5 (issue 10): reprogrammed and started, the acknowledged alarm goes.
+    await infusing(bench, letter)
+    bench.api.acknowledge(alarm.id)
+    assert bench.alarm(letter, "MODULE_RESTARTED") is None
 
 
 @BOTH
