@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from channels.controller import ChannelError
-from channels.planning import InfusionOrder
+from channels.planning import BolusOrder, InfusionOrder
 from pumps.module import Fault, SimulatedModule
 from tests.buslab import codec
 from tests.integration.conftest import Bench
@@ -165,3 +165,26 @@ async def test_a_module_silent_across_a_workstation_restart_is_a_high_alarm(
     finally:
         await b.close()
 
+
+
+FENTANYL = {"A": InfusionOrder(drug_id="fentanyl", dose=100, vtbi_ml=100, concentration=1),
+            "B": InfusionOrder(drug_id="fentanyl", dose=150, vtbi_ml=50)}
+
+
+@BOTH
+async def test_no_bolus_on_top_of_an_over_infusion(bench_factory: Callable[..., Bench],
+                                                   letter: str) -> None:
+    # H8: the pump already delivers too much; a bolus would add to it.
+    b = bench_factory(speed=900)  # 15 min of module time per second
+    try:
+        await b.start_pumps()
+        ws = await b.start_workstation()
+        b.module(letter).inject(Fault.CALIBRATION, 20)
+        await ws.program(letter, FENTANYL[letter], confirm=True)
+        await ws.start(letter)
+        await b.until(lambda: b.alarm(letter, "OVER_INFUSION"), 10, "over-infusion")
+        with pytest.raises(ChannelError, match="OVER_INFUSION"):
+            await ws.bolus(letter, BolusOrder(dose=25), confirm=True)
+        assert b.module(letter).firmware.mode is DeliveryMode.PRIMARY  # nothing sent
+    finally:
+        await b.close()
