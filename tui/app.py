@@ -15,6 +15,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.events import Key
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from channels.controller import ChannelError
@@ -27,7 +28,7 @@ from tui.screens.dialogs import (
     MessageScreen,
     PinScreen,
 )
-from tui.widgets.alarm_banner import AlarmBanner
+from tui.widgets.alarm_banner import AlarmBanner, attach_banner, screen_banners
 from tui.widgets.channel_grid import ChannelGrid
 from tui.widgets.station_header import StationHeader
 from workstation.alarms import AudioState, Priority
@@ -95,6 +96,8 @@ class InfusionApp(App[None]):
 
     def on_mount(self) -> None:
         self.ws.subscribe(self._on_notice)
+        # Every screen and dialog shows the alarm banner, on top, on the main screen's row.
+        self.screen_change_signal.subscribe(self, self._banner_on)
         self.set_interval(1 / self.ws.config.ui.repaint_hz, self.repaint)
         self.set_interval(FLASH_TICK_S, self._flash_tick)
         self.header.locked = self.locked
@@ -123,7 +126,12 @@ class InfusionApp(App[None]):
         alarms = self.ws.active_alarms()
         top = next((a for a in alarms if a.id == indicator.alarm_id), None)
         flash = self.high_on if indicator.priority is Priority.HIGH else self.medium_on
-        self.banner.show(indicator, top, self.ws.supervisor.clock(), flash)
+        for banner in [self.banner, *screen_banners(self.screen)]:
+            banner.show(indicator, top, self.ws.supervisor.clock(), flash)
+
+    def _banner_on(self, screen: Screen[object]) -> None:
+        if attach_banner(screen, self.screen_stack[0]) is not None:
+            self.call_later(self.draw_alarms)  # drawn before the dialog's first frame settles
 
     def _on_notice(self, notice: Notice) -> None:
         if notice.alarm_changes:

@@ -7,6 +7,7 @@ with ``***``/``**``/``*`` so it reads without colour too. The app drives the fla
 from __future__ import annotations
 
 from rich.text import Text
+from textual.screen import Screen
 from textual.widget import Widget
 
 from workstation.alarms import Alarm, AudioState, Indicator, Priority
@@ -54,8 +55,8 @@ def render_banner(indicator: Indicator, top: Alarm | None, now: float, width: in
 class AlarmBanner(Widget):
     DEFAULT_CSS = "AlarmBanner { height: 1; }"
 
-    def __init__(self) -> None:
-        super().__init__(id="alarm-banner")
+    def __init__(self, *, id: str | None = "alarm-banner", classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.indicator: Indicator | None = None
         self.top: Alarm | None = None
         self.now = 0.0
@@ -70,3 +71,34 @@ class AlarmBanner(Widget):
             return Text(" starting…", style="dim")
         return render_banner(self.indicator, self.top, self.now, self.size.width,
                              flash_on=self.flash_on)
+
+
+class ScreenBanner(AlarmBanner):
+    """The banner on top of a dialog or another screen, on the very row the main screen's
+    banner uses (below the 1-row header): opening a dialog moves nothing, hides nothing. Docked,
+    so a dialog is laid out in the rows below it and scrolls there."""
+
+    DEFAULT_CSS = """
+    ScreenBanner { dock: top; height: 1; margin-top: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id=None, classes="screen-banner")
+
+
+def attach_banner(screen: Screen[object], base: Screen[object]) -> AlarmBanner | None:
+    """Give ``screen`` the alarm banner unless it is ``base`` (which composes its own) or
+    already has one (the event log mirrors it). Returns the banner the screen shows."""
+    if screen is base:
+        return None
+    found = screen.query(AlarmBanner)
+    if found:
+        return found.first()
+    banner = ScreenBanner()
+    screen.mount(banner)
+    return banner
+
+
+def screen_banners(screen: Screen[object]) -> list[AlarmBanner]:
+    """The banners a screen shows (none on the main screen's list: it has its own)."""
+    return list(screen.query(ScreenBanner))
