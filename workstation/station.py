@@ -73,7 +73,8 @@ class Station(FailureReports):
             plans = restored.get(channel.letter, {})
             controller = ChannelController(
                 channel, config.commands, config.supervision, restored=plans,
-                first_program_id=max(plans, default=0) + 1)
+                first_program_id=max(plans, default=0) + 1,
+                module_timeout_s=config.heartbeat.module_timeout_s)
             self.controllers[channel.letter] = controller
             self._by_slot[(channel.bus, channel.slot)] = controller
         self.listeners: list[Listener] = []
