@@ -33,7 +33,9 @@ from tui.widgets.channel_grid import ChannelGrid
 from tui.widgets.station_header import StationHeader
 from workstation.alarms import AudioState, Priority
 from workstation.api import Workstation
+from workstation.login_guard import LoginGuard
 from workstation.supervisor import Notice
+from workstation.users import User, UserStore
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,13 @@ class InfusionApp(App[None]):
     ]
 
     def __init__(self, ws: Workstation, *, racks: list[PumpRack] | None = None,
-                 bell: bool | None = None, locked: bool = False, user: str = "nurse") -> None:
+                 bell: bool | None = None, locked: bool = False, user: str = "nurse",
+                 users: UserStore | None = None) -> None:
         super().__init__()
         self.ws = ws
+        ui = ws.config.ui
+        self.users = users or UserStore(ui.users_file)  # named users, hashed PINs
+        self.guard = LoginGuard(max_failures=ui.max_failures, lockout_s=ui.lockout_s)
         self.racks = racks or []
         self.bell_enabled = ws.config.ui.bell if bell is None else bell
         self.user = user
@@ -119,7 +125,8 @@ class InfusionApp(App[None]):
         self.draw_alarms()
         if not self.locked and time.monotonic() - self.last_activity > \
                 self.ws.config.ui.relock_s:
-            self.set_locked(True)
+            self.set_locked(True, why=f" automatically after {self.ws.config.ui.relock_s:g} s "
+                            "without a key")
 
     def draw_alarms(self) -> None:
         indicator = self.ws.indicator()
@@ -170,6 +177,7 @@ class InfusionApp(App[None]):
 
     # -- input -----------------------------------------------------------------------------
     def on_key(self, event: Key) -> None:
+        self.last_activity = time.monotonic()  # any key postpones the auto-lock
         char = event.character
         if char is None or not char.isalpha() or len(char) != 1 or self.screen is not \
                 self.screen_stack[0]:
@@ -191,7 +199,8 @@ class InfusionApp(App[None]):
     def _allowed(self, action: str) -> bool:
         self.last_activity = time.monotonic()
         if self.locked and action not in ALLOWED_WHEN_LOCKED:
-            self.notify("Locked: press Ctrl+K and enter the PIN. Space still pauses audio.",
+            self.notify("Locked: press Ctrl+K, then your user name and PIN. Space still "
+                        "pauses audio.",
                         severity="warning", timeout=4)
             return False
         return True
@@ -232,12 +241,12 @@ class InfusionApp(App[None]):
     def letter(self) -> str:
         return self.grid.selected
 
-    def set_locked(self, locked: bool) -> None:
+    def set_locked(self, locked: bool, *, why: str = "") -> None:
         self.locked = locked
         self.header.locked = locked
         self.header.refresh()
-        self.ws.supervisor.record_user_action("keypad locked" if locked else "keypad unlocked",
-                                              user=self.user)
+        self.ws.supervisor.record_user_action(("keypad locked" if locked else "keypad unlocked")
+                                              + why, user=self.user)
 
     # -- actions ---------------------------------------------------------------------------
     def action_move(self, direction: str) -> None:
@@ -250,7 +259,8 @@ class InfusionApp(App[None]):
 
     def action_audio_pause(self) -> None:
         self._allowed("audio_pause")
-        self._safely("Audio pause", lambda: self.ws.audio_pause(user=self.user))
+        user = None if self.locked else self.user  # locked: whoever is at the keypad
+        self._safely("Audio pause", lambda: self.ws.audio_pause(user=user))
         self.draw_alarms()
 
     def action_acknowledge(self) -> None:
@@ -342,7 +352,8 @@ class InfusionApp(App[None]):
 
     def action_help(self) -> None:
         self._allowed("help")
-        self.push_screen(HelpScreen(self.BINDINGS, demo=bool(self.racks)))
+        self.push_screen(HelpScreen(self.BINDINGS, demo=bool(self.racks),
+                                    relock_s=self.ws.config.ui.relock_s))
 
     def action_lock(self) -> None:
         self._allowed("lock")
@@ -350,10 +361,12 @@ class InfusionApp(App[None]):
             self.set_locked(True)
             return
 
-        def unlocked(ok: bool | None) -> None:
-            if ok:
-                self.set_locked(False)
-        self.push_screen(PinScreen(self.ws.config.ui.pin), unlocked)
+        def unlocked(user: User | None) -> None:
+            if user is not None:  # from now on, every action is logged with this user
+                self.user = user.name
+                self.set_locked(False, why=f" by {user.name} ({user.role.value})")
+        self.push_screen(PinScreen(self.users, self.guard,
+                                   self.ws.supervisor.record_user_action), unlocked)
 
     def action_quit_app(self) -> None:
         if not self._allowed("quit"):

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pumps import cli as pump_cli
-from workstation import log_cli, monitor_cli, recorder_cli, run_cli
+from workstation import log_cli, monitor_cli, recorder_cli, run_cli, user_cli
 from workstation.errors import InfusionError
 
 DESCRIPTION = """\
@@ -20,6 +20,7 @@ Subcommands:
   run           supervise the pump modules of a configured CAN bus
   check-config  check workstation configs and drug libraries
   log           query the event log and export it as CSV
+  user          add, list or remove the users who unlock the workstation
   record        record every frame on a CAN bus to a log file (.blf, .asc, .log, .csv)
   replay        send a recorded log onto a CAN bus with its original timing
   decode        decode a recorded log with the DBC through the strict codec
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run_cli.add_parsers(sub)
     log_cli.add_parser(sub)
+    user_cli.add_parser(sub)
     recorder_cli.add_parsers(sub)
     pump_cli.add_parser(sub)
     monitor_cli.add_parsers(sub)

@@ -78,10 +78,22 @@ class SupervisionConfig(_Model):
 
 
 class UiConfig(_Model):
-    pin: str = Field(default="1234", pattern=r"^[0-9]{4,8}$")  # change it: demo default
-    relock_s: float = Field(default=300.0, ge=30.0, le=3600.0)  # Alaris: 5 min
+    # Named users with hashed PINs (workstation.users; icu-ws user add): no shared PIN.
+    users_file: Path = Path("var/users.json")  # relative to the working directory, as event_log
+    max_failures: int = Field(default=5, ge=3, le=10)  # wrong PINs in a row lock the name out
+    lockout_s: float = Field(default=300.0, ge=30.0, le=3600.0)
+    relock_s: float = Field(default=300.0, ge=30.0, le=3600.0)  # auto-lock; Alaris: 5 min
     bell: bool = True  # the terminal bell follows the audible alarm state
     repaint_hz: float = Field(default=2.0, ge=1.0, le=4.0)  # alarms are drawn at once anyway
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_shared_pin(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "pin" in data:
+            raise ValueError("pin: the shared PIN is gone (each user has their own, stored "
+                             "hashed): delete this line and add users with `icu-ws user add "
+                             "NAME --role nurse` (they go to users_file)")
+        return data
 
 
 class TelemetryConfig(_Model):

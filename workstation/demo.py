@@ -15,6 +15,7 @@ from pumps.module import SimulatedModule
 from pumps.rack import PumpRack
 from workstation.api import Workstation
 from workstation.config import WorkstationConfig, demo_config
+from workstation.users import Role, UserStore
 from workstation.vocabulary import ModuleKind
 
 # Typical adult ICU infusions, by module kind; doses for the demo patient's 70 kg.
@@ -37,6 +38,20 @@ DEMO_ORDERS: dict[str, list[InfusionOrder]] = {
         InfusionOrder(drug_id="magnesium-sulfate", dose=1.0, vtbi_ml=100),
     ],
 }
+
+
+# The demo's first-run user: printed at every start (a demo, never a ward, credential).
+DEMO_USER, DEMO_PIN = "demo-nurse", "2580"
+
+
+def ensure_demo_user(path: Path) -> str:
+    """Create the demo user in ``path`` if it is not there; say how to unlock as it."""
+    store = UserStore(path)
+    if store.get(DEMO_USER) is None:
+        store.add(DEMO_USER, Role.NURSE, DEMO_PIN)
+    elif store.verify(DEMO_USER, DEMO_PIN) is None:
+        return f"demo user {DEMO_USER} (its PIN was changed; users in {path})"
+    return f"demo user {DEMO_USER}, PIN {DEMO_PIN} (role nurse; users in {path})"
 
 
 def simulated_racks(config: WorkstationConfig, speed: float) -> list[PumpRack]:

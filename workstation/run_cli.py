@@ -11,14 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from channels.druglib import load_drug_library
-from workstation.config import DEFAULT_LIBRARY, WorkstationConfig, demo_config, load_config
-from workstation.demo import demo_workstation, start_demo_infusions
+from workstation.config import (
+    DEFAULT_LIBRARY,
+    UiConfig,
+    WorkstationConfig,
+    demo_config,
+    load_config,
+)
+from workstation.demo import DEMO_USER, demo_workstation, ensure_demo_user, start_demo_infusions
 from workstation.errors import ConfigError, InfusionError
 from workstation.headless import run_headless
 from workstation.shutdown import stop_on_signals
 from workstation.telemetry.broker_url import parse_broker_url
 from workstation.telemetry.connection import BrokerAccess
 from workstation.telemetry.embedded_broker import EmbeddedBroker
+from workstation.users import UserStore
 
 RUN_HELP = "supervise the pump modules of a configured CAN bus"
 DEMO_HELP = "run the workstation with simulated pump modules on an in-process bus"
@@ -81,10 +88,26 @@ async def _run(args: argparse.Namespace) -> int:
     args.stop = stop_on_signals()  # from the start: a signal during set-up also stops cleanly
     config = with_broker(load_config(args.config), args.mqtt)
     async with record_buses(config, args.record, report=print), Workstation(config) as ws:
+        if not args.headless:  # the terminal UI starts locked: who can unlock it
+            print(users_note(config, args.config), file=sys.stderr, flush=True)
         return await _present(ws, args, racks=None)
 
 
-async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> int:
+def users_note(config: WorkstationConfig, config_path: Path) -> str:
+    """Where the users who unlock are; how to add the first one."""
+    path = config.ui.users_file
+    try:
+        count = len(UserStore(path).users())
+    except ConfigError as exc:
+        return f"icu-ws: nobody can unlock: {exc}"
+    if not count:
+        return f"icu-ws: no users in {path}: nobody can unlock; add one with: icu-ws user " \
+               f"add NAME --role nurse --config {config_path}"
+    return f"icu-ws: {count} user(s) in {path}; unlock with Ctrl+K, user name, PIN"
+
+
+async def _present(ws: Any, args: argparse.Namespace, racks: Any, *,
+                   user: str = "nurse") -> int:
     """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration.
     Returns the exit status: non-zero when the UI crashed."""
     stop: asyncio.Event = args.stop
@@ -95,7 +118,7 @@ async def _present(ws: Any, args: argparse.Namespace, racks: Any) -> int:
     from tui.app import InfusionApp
 
     app = InfusionApp(ws, racks=racks, bell=False if args.no_bell else None,
-                      locked=not racks)
+                      locked=not racks, user=user)
     if args.duration:
         asyncio.get_running_loop().call_later(args.duration, app.exit)
 
@@ -144,7 +167,13 @@ async def _demo(args: argparse.Namespace) -> int:
             url = broker.url
             print(f"icu-ws demo: telemetry on the embedded broker {url}; watch it with: "
                   f"icu-ws monitor --mqtt {url}", flush=True)
-        config = with_broker(demo_config(args.channels, event_log=args.event_log),
+        users_file = args.event_log.parent / "demo-users.json"
+        print(f"icu-ws demo: {ensure_demo_user(users_file)}; add your own: icu-ws user add "
+              f"NAME --role nurse --users-file {users_file}", flush=True)
+        print(f"icu-ws demo: event log {args.event_log}; read it with: icu-ws log --db "
+              f"{args.event_log}", flush=True)
+        config = with_broker(demo_config(args.channels, event_log=args.event_log,
+                                         ui=UiConfig(users_file=users_file)),
                              None if args.no_mqtt else url,
                              outbox=args.event_log.with_name(args.event_log.stem + "-outbox.db"))
         return await _demo_with(config, args)
@@ -156,9 +185,9 @@ async def _demo_with(config: WorkstationConfig, args: argparse.Namespace) -> int
         with contextlib.suppress(TimeoutError):  # let every module announce itself
             await asyncio.wait_for(args.stop.wait(), 1.5)
         if not args.idle and not args.stop.is_set():
-            for problem in await start_demo_infusions(ws):
+            for problem in await start_demo_infusions(ws, user=DEMO_USER):
                 print(f"icu-ws demo: {problem}", file=sys.stderr)
-        return await _present(ws, args, racks=racks)
+        return await _present(ws, args, racks=racks, user=DEMO_USER)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -186,8 +215,11 @@ def _check_one(path: Path) -> str:
         library.care_area(config.care_area)
     except KeyError as exc:
         raise ConfigError(str(path), [f"care_area: {exc.args[0]}"]) from None
+    users = UserStore(config.ui.users_file).users()  # a readable or broken file fails here
     return f"workstation {config.name}: {len(config.channels)} channels on " \
-           f"{len(config.buses)} bus(es), care area {config.care_area}, {library.label}"
+           f"{len(config.buses)} bus(es), care area {config.care_area}, {library.label}, " \
+           f"{len(users)} user(s) in {config.ui.users_file}" + \
+           ("" if users else " (add one: icu-ws user add NAME --role nurse)")
 
 
 def check_config(args: argparse.Namespace) -> int:

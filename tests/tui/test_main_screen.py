@@ -35,5 +35,7 @@ async def test_space_pauses_audio_even_in_the_pin_dialog(ui: UiBench) -> None:
     await ui.until(lambda: isinstance(ui.app.screen, PinScreen), what="PIN dialog")
     await ui.pilot.press("space")
     assert ui.ws.indicator().audio is AudioState.PAUSED
-    await ui.pilot.press(*ui.ws.config.ui.pin, "enter")
+    from tests.tui.users_support import NAME, PIN, with_user
+    ui.app.screen.users = with_user(ui, ui.ws.event_log.path.parent)  # type: ignore[attr-defined]
+    await ui.pilot.press(*NAME, "enter", *PIN, "enter")
     await ui.until(lambda: not ui.app.locked, what="unlocked")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
 
@@ -10,6 +11,7 @@ from channels.planning import InfusionOrder
 from pumps.module import Fault
 from pumps.syringe import SyringeMechanism
 from tests.tui.conftest import UiBench
+from tests.tui.users_support import NAME, PIN, with_user
 from tui.app import InfusionApp
 from tui.screens.diagnostics import DiagnosticsScreen
 from tui.screens.dialogs import HelpScreen, PinScreen
@@ -18,6 +20,7 @@ from tui.screens.simulator import SimulatorScreen
 from tui.widgets.alarm_banner import render_banner
 from workstation.alarms import AudioState, Priority
 from workstation.eventlog import EventKind
+from workstation.login_guard import LoginGuard
 
 
 def banner_text(ui: UiBench) -> str:
@@ -201,19 +204,24 @@ async def test_lock_blocks_commands_and_simulator_but_not_audio_pause(ui: UiBenc
     assert ui.ws.indicator().audio is AudioState.PAUSED
 
 
-async def test_pin_unlocks_and_a_wrong_pin_does_not(ui: UiBench) -> None:
+async def test_named_user_unlocks_and_a_wrong_pin_does_not(ui: UiBench,
+                                                          tmp_path: Path) -> None:
+    with_user(ui, tmp_path)
     await ui.pilot.press("ctrl+k")
     assert ui.app.locked
     await ui.pilot.press("ctrl+k")
     assert isinstance(ui.app.screen, PinScreen)
-    pin = ui.ws.config.ui.pin
-    wrong = "9" * len(pin) if pin != "9" * len(pin) else "0" * len(pin)
-    await ui.pilot.press(*wrong, "enter")
+    await ui.pilot.press(*NAME, "enter", *"9999", "enter")
     assert isinstance(ui.app.screen, PinScreen) and ui.app.locked
-    assert "Wrong PIN" in str(ui.app.screen.query_one("#pin-error", Static).content)
-    await ui.pilot.press(*pin, "enter")
+    assert "Wrong user or PIN" in str(ui.app.screen.query_one("#pin-error", Static).content)
+    ui.app.screen.guard = LoginGuard(delay_s=0)  # the next try without waiting
+    await ui.pilot.press(*PIN, "enter")
     assert not isinstance(ui.app.screen, PinScreen)
-    assert not ui.app.locked
+    assert not ui.app.locked and ui.app.user == NAME
+    refused = ui.ws.event_log.query(text="unlock refused")
+    assert len(refused) == 1 and NAME in refused[0].message
+    unlocked = ui.ws.event_log.query(text="keypad unlocked")
+    assert unlocked[-1].user == NAME
 
 
 async def test_help_lists_every_key(ui: UiBench) -> None:

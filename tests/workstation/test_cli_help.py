@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from pumps import cli as pump_cli
-from workstation import log_cli, monitor_cli, run_cli
+from workstation import log_cli, monitor_cli, run_cli, user_cli
 from workstation.config import REPO_ROOT
 
 SUBCOMMANDS = {
@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "run": run_cli.RUN_HELP,
     "check-config": run_cli.CHECK_HELP,
     "log": log_cli.HELP,
+    "user": user_cli.HELP,
     "pump": pump_cli.HELP,
     "monitor": monitor_cli.HELP,
 }
