@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import pytest
 
+from pumps.module import Fault
 from pumps.occlusion_trend import PressureTrend, TrendRule
 from pumps.syringe import SyringeMechanism
+from tests.pumps.module_driver import Driver
 from workstation.vocabulary import AlarmCondition as A
-from workstation.vocabulary import SyringeSize
+from workstation.vocabulary import CommandCode, ModuleKind, PumpState, SyringeSize
 
 BOUND_MIN = {0.5: 10.0, 1.0: 6.0, 5.0: 4.0}
 SIZES = [SyringeSize.ML_50, SyringeSize.ML_10]
@@ -123,3 +125,21 @@ def test_rule_follows_the_rate_down_and_resets() -> None:
 def test_rule_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="segments"):
         TrendRule(segments=1)
+
+
+# -- through the firmware --------------------------------------------------------------------
+@pytest.mark.parametrize("rate", sorted(BOUND_MIN))
+def test_firmware_stops_a_blocked_low_rate_line_early_and_never_a_clear_one(rate: float) -> None:
+    d = Driver(ModuleKind.SYRINGE)
+    d.program(1, rate, 50.0)
+    assert d.command(CommandCode.START, 1)
+    for _ in range(2 * 3600 // 30):  # 2 h from a fresh syringe: start-up, slack, steady
+        d.run(30.0, 1.0)
+        assert d.fw.state is PumpState.INFUSING, f"stopped on a clear line: {d.fw.conditions()!r}"
+    d.module_inject(Fault.OCCLUSION)
+    seconds = 0
+    while d.fw.state is not PumpState.ALARM:
+        assert seconds < BOUND_MIN[rate] * 60, f"no stop within {BOUND_MIN[rate]} min"
+        d.run(1.0, 1.0)
+        seconds += 1
+    assert d.fw.motor_rate() == 0.0
