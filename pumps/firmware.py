@@ -4,6 +4,11 @@ Pure and clock-free: ``handle(frame, now)`` takes a received frame and returns t
 send (acknowledgement, read-back); ``tick(now, module_dt_s)`` advances the mechanism by module
 time and returns alarm events. ``now`` is the bus (wall) clock, used only for the workstation
 heartbeat watchdog; everything clinical runs on module time, which a runner may speed up.
+
+Commands are decided by the state table (``pumps.state_table``) and the guards around it
+(``pumps.commands``). A stopping condition that halts the motor is latched, so a module in ALARM
+always says why (H2); air is cleared only at the pump (``clear_air``, H12); the battery is judged
+at the programmed load (H15); the boot count goes up at every power-up (H14).
 """
 
 from __future__ import annotations
