@@ -67,3 +67,42 @@ def test_h7_a_command_in_flight_when_its_module_goes_silent_ends_in_a_channel_er
     machine.pause(letter)  # must end: acknowledged or refused with a reason
     machine.wait_medium(seconds=10.0)
     machine.safe()
+
+
+@pytest.mark.parametrize(("letter", "drug_id"), [("A", "basic-infusion"), ("B", "morphine")])
+def test_h2_an_occluded_line_never_stops_silently(machine: SafetyMachine, letter: str,
+                                                  drug_id: str) -> None:
+    # Shrunk (baseline, syringe): B 8.3 mL/h; occlusion at B; wait 180 + 60 + 600 s
+    # -> "silent stop: pump ALARM for 5.2 s (the nurse started it), no MEDIUM or HIGH alarm".
+    _infusing(machine, letter, rate_ml_h=8.3, drug_id=drug_id)
+    machine.pump_fault(letter=letter, fault="occlusion")
+    machine.wait_long(seconds=600.0)
+    machine.safe()
+
+
+@pytest.mark.parametrize(("letter", "rate_ml_h", "vtbi_ml"),
+                         [("B", 237.5, 2.0), ("A", 999.0, 3.0)])
+def test_h19_no_more_than_the_vtbi_reaches_the_patient(machine: SafetyMachine, letter: str,
+                                                       rate_ml_h: float, vtbi_ml: float) -> None:
+    # Shrunk (baseline): B 2 mL at 237.5 mL/h, end KVO; wait -> "over-infusion: 2.203 mL
+    # delivered, 2.000 mL authorised (allowed 2.200 mL with the tolerance)".
+    _infusing(machine, letter, rate_ml_h=rate_ml_h, vtbi_ml=vtbi_ml)
+    machine.wait_long(seconds=60.0)
+    machine.safe()
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])
+def test_h5_an_acknowledged_high_alarm_that_persists_sounds_again(machine: SafetyMachine,
+                                                                  letter: str) -> None:
+    # Shrunk (baseline): B infusing; battery low at B; wait 600 s (depleted, HIGH);
+    # acknowledge it; wait 180 s -> "HIGH alarm BATTERY_DEPLETED acknowledged 125 s ago, its
+    # condition persists, and it is silent".
+    _infusing(machine, letter, rate_ml_h=5.0)
+    machine.pump_fault(letter=letter, fault="battery-low")
+    machine.wait_long(seconds=600.0)
+    high = [a for a in machine.ws.active_alarms()
+            if a.key.source == letter and a.priority.name == "HIGH"]
+    assert high, [str(a.key) for a in machine.ws.active_alarms()]
+    machine.acknowledge(index=machine.ws.active_alarms().index(high[0]))
+    machine.wait_long(seconds=180.0)
+    machine.safe()
