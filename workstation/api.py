@@ -36,6 +36,7 @@ from channels.planning import (
     check_titration,
 )
 from workstation.alarms import Alarm, Indicator
+from workstation.blocked_attempts import blocked_event
 from workstation.codec import FrameCodec
 from workstation.command_errors import conclude
 from workstation.config import WorkstationConfig
@@ -231,12 +232,17 @@ class Workstation:
         return check_bolus_order(order, running, drug, self.care_area,
                                  history=self.bolus_history, now=self._clock())
 
-    def _accept(self, letter: str, check: PlanCheck, confirm: bool, user: str | None) -> Plan:
+    def record_blocked(self, letter: str, check: PlanCheck, *, user: str | None,
+                       drug: str = "") -> None:
+        """A hard limit stopped an attempt (the API's or the form's Enter): logged with the
+        user, drug, value and limit, for the pharmacy's review of the library."""
+        self.supervisor.record(blocked_event(letter, check, user=user, drug=drug))
+
+    def _accept(self, letter: str, check: PlanCheck, confirm: bool, user: str | None,
+                drug: str = "") -> Plan:
         problems = check.problems()
         if check.blocked:
-            self.supervisor.record(Event(EventKind.PROGRAM, f"{letter}: blocked: "
-                                         + "; ".join(problems), channel=letter, user=user,
-                                         data={"step": "blocked"}))
+            self.record_blocked(letter, check, user=user, drug=drug)
             raise ProgrammingBlocked(letter, problems)
         if check.needs_confirmation and not confirm:
             raise ConfirmationRequired(letter, problems)
@@ -283,7 +289,7 @@ class Workstation:
     async def program(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
                       user: str | None = None) -> Plan:
         """Check, send and verify a primary program by read-back; ``start`` runs it."""
-        plan = self._accept(letter, self.check(letter, order), confirm, user)
+        plan = self._accept(letter, self.check(letter, order), confirm, user, order.drug_id)
         if plan.weight_kg is not None and self.patient_weight_kg is None:
             self.set_patient_weight(plan.weight_kg, user=user)  # the first weight is the one
         return await self._send_program(letter, plan, user)
@@ -365,7 +371,7 @@ class Workstation:
                         user: str | None = None) -> Plan:
         controller = self._controller(letter)
         check = self.check(letter, order, kind=PlanKind.SECONDARY)
-        plan = self._accept(letter, check, confirm, user)
+        plan = self._accept(letter, check, confirm, user, order.drug_id)
         return await self._load_and_wait(letter, plan, lambda: controller.secondary == plan,
                                          user)
 

@@ -16,10 +16,13 @@ from typing import Any, TextIO
 
 from workstation.eventlog import DEFAULT_PATH, ENV_VAR, EventKind, EventLog, EventLogError, LogRow
 
+DEMO_PATH = Path("var") / "demo-events.db"  # where ``icu-ws demo`` writes by default
+
 HELP = "query the event log and export it as CSV"
 TABLE_LIMIT = 50
 EPILOG = f"""\
-The log is --db, else ${ENV_VAR}, else {DEFAULT_PATH} under the current directory.
+The log is --db, else ${ENV_VAR}, else {DEFAULT_PATH} under the current directory, else the
+demo's {DEMO_PATH} (icu-ws demo prints its log's path when it starts).
 --since/--until take ISO-8601 (2024-05-01T08:00, 2024-05-01T08:00Z; no offset = local time)
 or an age: 90s, 30m, 2h, 1d, 1w ago. --since is inclusive, --until exclusive.
 The table shows local time; CSV has UTC with microseconds and the event data as JSON.
@@ -74,8 +77,16 @@ def parse_when(text: str, option: str, now: datetime | None = None) -> datetime:
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    """Read at run time, not when the parser is built, so the environment can change."""
-    return Path(args.db or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+    """Read at run time, not when the parser is built, so the environment can change. With
+    no --db and no variable: the workstation's log, else the demo's (said on stderr)."""
+    chosen = args.db or os.environ.get(ENV_VAR)
+    if chosen:
+        return Path(chosen)
+    if not DEFAULT_PATH.is_file() and DEMO_PATH.is_file():
+        print(f"icu-ws log: reading the demo's log {DEMO_PATH} (no {DEFAULT_PATH} here)",
+              file=sys.stderr)
+        return DEMO_PATH
+    return DEFAULT_PATH
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
     except (UsageError, EventLogError) as exc:
         print(f"icu-ws log: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader left (icu-ws log --csv - | head): not an error. Point stdout at devnull
+        # so the interpreter's final flush does not raise a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -97,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     path = db_path(args)
     if not path.is_file():
         raise UsageError(f"no event log at {path} (file not found; give --db PATH or set "
-                         f"${ENV_VAR})")
+                         f"${ENV_VAR}; the demo writes {DEMO_PATH} and prints its path)")
     with EventLog(path, read_only=True) as log:
         # Newest first from the database so a limit keeps the most recent events, like tail.
         rows = log.query(since=since, until=until, channel=args.channel,
@@ -129,11 +147,17 @@ def _export(rows: list[LogRow], target: str) -> int:
     return 0
 
 
+def kind_text(row: LogRow) -> str:
+    """The kind, and for an alarm its priority: 'alarm HIGH'."""
+    priority = row.data.get("priority") if row.kind is EventKind.ALARM else None
+    return f"{row.kind.value} {priority}" if isinstance(priority, str) else row.kind.value
+
+
 def print_table(rows: Sequence[LogRow], out: TextIO) -> None:
     """Columns padded to their widest cell; the message last, unpadded and on one line."""
     header = ("TIME (local)", "KIND", "CHANNEL", "USER", "MESSAGE")
     cells = [(r.wall_time.astimezone().replace(tzinfo=None).isoformat(timespec="seconds"),
-              r.kind.value, r.channel or "-", r.user or "-",
+              kind_text(r), r.channel or "-", r.user or "-",
               r.message.replace("\r", "\\r").replace("\n", "\\n")) for r in rows]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(4)]
     for line in [header, *cells]:

@@ -178,3 +178,48 @@ def test_parse_when() -> None:
     assert naive == datetime(2024, 5, 1, 8).astimezone()  # local time
     with pytest.raises(log_cli.UsageError, match="--until '5 parsecs'"):
         log_cli.parse_when("5 parsecs", "--until")
+
+
+def test_alarm_rows_show_their_priority(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with EventLog(path) as log:
+        log.record(Event(EventKind.ALARM, "A/OCCLUSION: Occlusion raised", "A", None,
+                         {"priority": "HIGH", "change": "raised"}))
+    code, out, _ = cli(capsys, "--db", str(path))
+    assert code == 0 and "alarm HIGH" in out.splitlines()[1]
+
+
+def test_without_db_the_demos_log_is_found(capsys: pytest.CaptureFixture[str], db: Path,
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys)
+    assert code == 2 and "demo-events.db" in err  # says where the demo writes
+    (tmp_path / "var").mkdir()
+    db.rename(tmp_path / "var" / "demo-events.db")
+    code, out, err = cli(capsys)
+    assert code == 0 and "demo" in err and len(messages(out)) == len(EVENTS)
+
+
+def test_csv_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path) -> None:
+    """``icu-ws log --csv - | head``: head leaves after a few lines."""
+    import subprocess
+    import sys
+
+    from workstation.config import REPO_ROOT
+
+    path = tmp_path / "events.db"
+    with EventLog(path) as log:
+        for i in range(300):  # 300 kB: more than a pipe holds
+            log.record(Event(EventKind.USER, f"event {i} " + "x" * 1000, "A", "rn-test"))
+    proc = subprocess.Popen([sys.executable, "-m", "workstation.cli", "log", "--db", str(path),
+                             "--csv", "-"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"id,")
+    proc.stdout.close()  # as head does once it has its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err

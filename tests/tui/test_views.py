@@ -259,3 +259,58 @@ async def test_card_flash_phase_high_2hz_medium_half_hz(ui: UiBench) -> None:
     changes = [i for i in range(1, 16) if mediums[i] != mediums[i - 1]]
     assert len(changes) >= 3  # MEDIUM toggles every 4 ticks: 0.5 Hz
     assert {b - a for a, b in itertools.pairwise(changes)} == {4}
+
+
+# -- issue 12 point 10: what the logs and diagnostics show -----------------------------------
+async def test_diagnostics_show_each_modules_power(ui: UiBench) -> None:
+    await ui.pilot.press("ctrl+d")
+    screen = ui.app.screen
+    assert isinstance(screen, DiagnosticsScreen)
+    modules = screen.query_one("#diag-modules", DataTable)
+
+    def power(letter: str) -> str:
+        row = [str(c) for c in modules.get_row_at(ui.ws.letters.index(letter))]
+        return row[9]
+
+    await ui.until(lambda: power("A").startswith("mains"), what="A on mains")
+    ui.module("B").inject(Fault.BATTERY_LOW)
+    await ui.until(lambda: power("B").startswith("BATTERY"), timeout=5, what="B on battery")
+    assert "%" in power("B") and "min" in power("B")
+
+
+async def test_event_log_view_shows_the_alarm_priority(ui: UiBench) -> None:
+    await occlude_a(ui)
+    await ui.pilot.press("ctrl+o")
+    screen = ui.app.screen
+    assert isinstance(screen, EventLogScreen)
+    table = screen.query_one("#log-table", DataTable)
+    kinds = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+    assert "alarm HIGH" in kinds
+
+
+async def test_a_hard_limit_attempt_on_the_form_is_logged_for_the_pharmacy(ui: UiBench) -> None:
+    from textual.widgets import Select
+
+    from tui.screens.program import ProgramScreen
+
+    ui.ws.set_patient_weight(80.0, user="rn-test")
+    ui.app.user = "rn-jones"
+    await ui.pilot.press("b", "1")
+    await ui.until(lambda: isinstance(ui.app.screen, ProgramScreen), what="program screen")
+    screen = ui.app.screen
+    screen.query_one("#drug", Select).value = "noradrenaline"
+    await ui.pilot.pause()
+    screen.query_one("#concentration", Select).value = 0
+    screen.query_one("#dose", Input).value = "3"  # 0.3 keyed as 3: above the hard maximum
+    await ui.pilot.pause()
+    screen.query_one("#dose", Input).focus()
+    await ui.pilot.press("enter")
+    rows = ui.ws.event_log.query(channel="B", text="hard limit")
+    assert len(rows) == 1, [r.message for r in rows]
+    row = rows[0]
+    assert row.user == "rn-jones" and "Noradrenaline" in row.message
+    assert "dose 3 mcg/kg/min" in row.message and "limit 1 mcg/kg/min" in row.message
+    assert row.data["drug_id"] == "noradrenaline"
+    limits = row.data["limits"]
+    assert isinstance(limits, list) and limits[0]["value"] == 3 and limits[0]["limit"] == 1
+    assert not ui.ws.channel("B").program_pending  # nothing sent

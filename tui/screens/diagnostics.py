@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui.screens.event_log import BANNER_S, BLOCKED_KEYS, VIEWS_CSS, mirror_alarms
 from tui.widgets.alarm_banner import AlarmBanner
 from workstation.api import Workstation
+from workstation.frames import Power
 from workstation.link import CanLink
 from workstation.registry import ModuleInfo
 
@@ -25,7 +26,7 @@ REFRESH_S = 1.0
 ERROR_KINDS = ("crc", "counter", "length", "range", "foreign")
 MODULE_COLUMNS = (("bus", "bus"), ("slot", "slot"), ("ch", "channel"), ("kind", "kind"),
                   ("serial", "serial"), ("firmware", "firmware"), ("state", "state"),
-                  ("online", "online"), ("last seen", "age"))
+                  ("online", "online"), ("last seen", "age"), ("power", "power"))
 # Short headings: the whole row fits 100 columns. rx = frames accepted; crc..foreign, other =
 # frames rejected by kind; resync = BOOT heartbeats that restarted a node's counter check.
 BUS_COLUMNS = (("bus", "bus"), ("interface/channel", "where"), ("open", "open"),
@@ -45,17 +46,32 @@ def _age(seconds: float) -> str:
     return f"{seconds:.1f} s ago" if seconds < 60 else f"{int(seconds // 60)} min ago"
 
 
-def module_cells(info: ModuleInfo, letter: str, now: float) -> tuple[Cell, ...]:
+LOW_BATTERY_PERCENT = 20
+
+
+def power_cell(power: Power | None) -> Text:
+    """From the module's Power frame: 'mains 100% 240 min' or, on battery, in yellow (red
+    when low): the technician sees which module would stop first in a power cut."""
+    if power is None:
+        return Text("-")
+    source = "mains" if power.on_mains else "BATTERY"
+    style = "" if power.on_mains else (
+        "bold red" if power.battery_percent < LOW_BATTERY_PERCENT else "yellow")
+    return Text(f"{source} {power.battery_percent}% {power.battery_minutes} min", style=style)
+
+
+def module_cells(info: ModuleInfo, letter: str, now: float,
+                 power: Power | None = None) -> tuple[Cell, ...]:
     online = Text("yes", style="green") if info.online else Text("NO", style="bold red")
     return (info.bus, Text(str(info.node), justify="right"), letter, info.kind.name.lower(),
             str(info.serial), info.firmware, info.state.name, online,
-            _age(max(0.0, now - info.last_seen)))
+            _age(max(0.0, now - info.last_seen)), power_cell(power))
 
 
 def missing_cells(bus: str, slot: int, letter: str) -> tuple[Cell, ...]:
     """A configured channel whose module never sent a heartbeat."""
     return (bus, Text(str(slot), justify="right"), letter, "-", "-", "-", "-",
-            Text("never seen", style="bold red"), "-")
+            Text("never seen", style="bold red"), "-", "-")
 
 
 def bus_cells(name: str, link: CanLink, rate: float | None) -> tuple[Cell, ...]:
@@ -141,7 +157,9 @@ class DiagnosticsScreen(Screen[None]):
         sup = self.ws.supervisor
         now = sup.clock()
         letters = self._letters()
-        rows = {f"{bus}/{node}": module_cells(info, letters.get((bus, node), ""), now)
+        powers = {letter: c.module.power for letter, c in sup.controllers.items()}
+        rows = {f"{bus}/{node}": module_cells(info, letters.get((bus, node), ""), now,
+                                              powers.get(letters.get((bus, node), "")))
                 for (bus, node), info in sorted(sup.registry.modules.items())}
         for (bus, slot), letter in sorted(letters.items()):
             if f"{bus}/{slot}" not in rows:

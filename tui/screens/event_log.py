@@ -19,6 +19,7 @@ from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 from workstation.eventlog import EventKind, LogRow
+from workstation.log_cli import kind_text
 
 VIEWS_CSS = Path(__file__).with_name("views.tcss")
 MAX_ROWS = 500
@@ -43,9 +44,15 @@ def mirror_alarms(banner: AlarmBanner, ws: Workstation, app: App[object]) -> Non
     banner.show(indicator, top, ws.supervisor.clock(), bool(getattr(app, phase, True)))
 
 
+PRIORITY_STYLE = {"HIGH": "bold red", "MEDIUM": "bold yellow", "LOW": "cyan", "INFO": "dim"}
+
+
 def row_cells(row: LogRow) -> tuple[int, str, Text, str, str, str]:
     local = row.wall_time.astimezone().strftime("%H:%M:%S")
-    kind = Text(row.kind.value, style=KIND_STYLE.get(row.kind, ""))
+    shown = kind_text(row)  # an alarm with its priority: "alarm HIGH"
+    style = PRIORITY_STYLE.get(shown.removeprefix("alarm "), KIND_STYLE.get(row.kind, "")) \
+        if row.kind is EventKind.ALARM else KIND_STYLE.get(row.kind, "")
+    kind = Text(shown, style=style)
     return row.id, local, kind, row.channel or "", row.user or "", row.message
 
 
@@ -53,7 +60,7 @@ def matches(row: LogRow, needle: str) -> bool:
     """Case-insensitive substring of any shown column."""
     if not needle:
         return True
-    shown = (str(row.id), row.wall_time.astimezone().strftime("%H:%M:%S"), row.kind.value,
+    shown = (str(row.id), row.wall_time.astimezone().strftime("%H:%M:%S"), kind_text(row),
              row.channel or "", row.user or "", row.message)
     return any(needle in value.lower() for value in shown)
 

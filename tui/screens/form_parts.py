@@ -292,6 +292,10 @@ class FormScreen(ModalScreen[Plan | None]):
             self.action_confirm()
             return
         self.app.bell()
+        ws, letter = getattr(self, "ws", None), getattr(self, "letter", None)
+        if self.check is not None and self.check.blocked and isinstance(ws, Workstation) and \
+                isinstance(letter, str):  # a hard-limit attempt: the pharmacy reviews these
+            ws.record_blocked(letter, self.check, user=getattr(self, "user", None))
         unticked = [t for t in self.query(Tick) if not t.value]
         if self.check is not None and not self.check.blocked and unticked:
             unticked[0].focus()

@@ -271,6 +271,9 @@ class ProgramScreen(FormScreen):
             return
         self.refresh_check()
         if self.order is None or self.check is None or self.check.blocked:
+            if self.order is not None and self.check is not None:  # a hard-limit attempt
+                self.ws.record_blocked(self.letter, self.check, user=self.user,
+                                       drug=self.order.drug_id)
             self.app.bell()
             return
         # Hidden under the review: one dialog at a time, the channels and alarms behind it.
