@@ -259,5 +259,6 @@ class ChannelController(ProgramFlow, StatusChecks):
 
     def acknowledge_module(self, bits: AlarmCondition, now: float, *,
                            user: str | None = None) -> Effects:
-        """Tell the module the nurse dealt with these conditions (re-arms air detection...)."""
+        """Tell the module the nurse dealt with these conditions (releases latched conditions;
+        air is cleared only at the pump)."""
         return self._command(CommandCode.ALARM_ACK, now, user=user, arg=int(bits))

@@ -384,8 +384,9 @@ class Workstation:
 
     # -- alarms ------------------------------------------------------------------------------
     def acknowledge(self, alarm_id: int, *, user: str | None = None) -> None:
-        """Acknowledge an alarm; a module condition is acknowledged on the module too (that
-        re-arms, e.g., its air detector after the nurse cleared the line)."""
+        """Acknowledge an alarm; a module condition is acknowledged on the module too (latched
+        conditions such as a depleted battery are released; air is only ever cleared at the
+        pump itself, never from here)."""
         sup = self.supervisor
         alarm = sup.alarms.get(alarm_id)
         if alarm is None:
