@@ -106,6 +106,7 @@ async def serve(args: argparse.Namespace) -> int:
     settings = BusSettings(args.interface, args.channel, args.bitrate)
     stop = stop_on_signals()
     async with PumpRack(settings, modules, speed=args.speed) as rack:
+        rack.on_conflict = lambda text: print(text, flush=True)  # B4: said, never silent
         print(f"pumps: nodes {', '.join(f'{n}:{k.name.lower()}' for n, k in nodes)} on "
               f"{settings.describe()} at speed {args.speed:g}", flush=True)
         control = asyncio.create_task(_read_control(rack)) if args.control == "stdin" else None

@@ -246,7 +246,8 @@ class CommandExecutor:
         self._latched &= ~(bits & ~AIR)
         if bits & AlarmCondition.HOLD_EXPIRED and self._paused_at is not None:
             self._paused_at = self.module_time_s
-        self._flags &= ~(bits & (AlarmCondition.CALLBACK | AlarmCondition.HOLD_EXPIRED))
+        self._flags &= ~(bits & (AlarmCondition.CALLBACK | AlarmCondition.HOLD_EXPIRED
+                                 | AlarmCondition.WS_HEARTBEAT_LOST))
 
     def _halt(self, state: PumpState) -> None:
         """Stop the motor into PAUSED or ALARM, remembering what a resume restarts.

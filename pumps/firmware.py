@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from pumps.commands import AIR, RUNNING, CommandExecutor, Identity, Rejected, Reply
+from pumps.conflict import ConflictWatch
 from pumps.delivery import Delivered, ProgramSlot
 from pumps.mechanism import Mechanism
 from pumps.power import Battery
@@ -82,6 +83,7 @@ class PumpFirmware(CommandExecutor):
         self._ws_timeout_s = 3.0
         self.silenced_until_s = 0.0
         self._last_request: tuple[Command | Program, tuple[Frame, ...]] | None = None
+        self.conflict = ConflictWatch()  # another sender on our own identifiers (B4)
 
     # -- inputs ------------------------------------------------------------------------------
     def handle(self, frame: Frame, now: float) -> Reply:
@@ -90,12 +92,26 @@ class PumpFirmware(CommandExecutor):
             return []
         if frame.node != self.identity.node or not isinstance(frame, Command | Program):
             return []  # other modules' traffic, or frames a module does not act on
+        if self.conflict.active(now):
+            # Another node sends as us: whoever this command was meant for, do not act on it.
+            # Not remembered as answered, so the workstation's retry is judged afresh.
+            return [self._conflict_refusal(frame)]
         # A retry after a lost Ack repeats the Seq: answer again, do not execute twice.
         if self._last_request is not None and self._last_request[0] == frame:
             return list(self._last_request[1])
         replies = self._command(frame) if isinstance(frame, Command) else self._program(frame)
         self._last_request = (frame, tuple(replies))
         return replies
+
+    def foreign_frame(self, arbitration_id: int, now: float) -> bool:
+        """A frame on one of this module's own identifiers came from the bus: another sender.
+        True if that starts a conflict. The running program is never touched by it."""
+        return self.conflict.foreign(arbitration_id, now)
+
+    def _conflict_refusal(self, frame: Command | Program) -> Frame:
+        subject = frame.command if isinstance(frame, Command) else \
+            CommandCode(CommandCode.PROGRAM_PRIMARY + frame.page.PAGE)
+        return self._ack(frame.seq, subject, RejectReason.NODE_CONFLICT)
 
     def _program(self, frame: Program) -> Reply:
         subject = CommandCode(CommandCode.PROGRAM_PRIMARY + frame.page.PAGE)
@@ -117,8 +133,8 @@ class PumpFirmware(CommandExecutor):
     def tick(self, now: float, module_dt_s: float) -> Reply:
         if self._last_ws is not None and now - self._last_ws > self._ws_timeout_s:
             self._flags |= AlarmCondition.WS_HEARTBEAT_LOST
-        else:
-            self._flags &= ~AlarmCondition.WS_HEARTBEAT_LOST
+        # Latched until the workstation acknowledges it (ALARM_ACK with this bit, B6): a
+        # restarted workstation reads it in Status and the nurse learns the pump ran alone.
         remaining = module_dt_s
         while remaining > 1e-9:
             chunk = min(remaining, MAX_CHUNK_S)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+import can
 
 from pumps.module import SimulatedModule
 from workstation.codec import FrameCodec
 from workstation.errors import FrameError
-from workstation.frames import Frame, WsHeartbeat
+from workstation.frames import Command, Frame, Program, WsHeartbeat
 from workstation.link import BusSettings, CanLink
 from workstation.shutdown import cancel_and_wait
 
@@ -24,6 +26,25 @@ log = logging.getLogger(__name__)
 FAST_PERIOD_S = 0.25  # Status, Delivery, Progress (DBC GenMsgCycleTime 250)
 SLOW_PERIOD_S = 1.0  # Heartbeat, Power, Syringe (1000)
 BOOT_SILENCE_S = 0.5  # a rebooting module is off the bus this long
+STANDARD_ID = 0x7FF
+
+
+def own_ids(codec: FrameCodec, node: int) -> set[int]:
+    """The identifiers only this module sends (its frames, every one of the DBC's)."""
+    return set(codec.frame_ids_of_node(node)) - \
+        {codec.frame_id(Command, node), codec.frame_id(Program, node)}
+
+
+def rack_filters(codec: FrameCodec, nodes: Iterable[int]) -> can.typechecking.CanFilters:
+    """Receive filters of a pump process: the workstation's heartbeat, each module's Command
+    and Program, and each module's own identifiers (a frame there is another sender, B4).
+
+    Exact 11-bit matches: socketcan installs them in the kernel, so junk on other
+    identifiers never wakes the process (B7)."""
+    ids = {codec.frame_id(WsHeartbeat, 0)}
+    for node in nodes:
+        ids |= set(codec.frame_ids_of_node(node))
+    return [{"can_id": i, "can_mask": STANDARD_ID, "extended": False} for i in sorted(ids)]
 
 
 class PumpRack:
@@ -37,8 +58,13 @@ class PumpRack:
         self.modules = {m.node: m for m in modules}
         self.speed = speed
         self.tick_s = tick_s
-        self.link = CanLink(settings, codec or FrameCodec(), self._on_frame,
-                            on_frame_error=self._on_frame_error, name="pumps")
+        codec = codec or FrameCodec()
+        self.link = CanLink(settings, codec, self._on_frame, on_frame_error=self._on_frame_error,
+                            on_raw=self._on_raw, can_filters=rack_filters(codec, self.modules),
+                            name="pumps")
+        self._own = {i: node for node in self.modules for i in own_ids(codec, node)}
+        self.conflicts: list[str] = []  # what the rack said about foreign senders, in order
+        self.on_conflict: Callable[[str], None] | None = None  # e.g. print it (icu-ws pump)
         self._task: asyncio.Task[None] | None = None
         self._boot_until: dict[int, float] = {}
         for module in self.modules.values():
@@ -66,6 +92,26 @@ class PumpRack:
                 continue
             for reply in module.firmware.handle(frame, now):
                 self._send(module, reply)
+
+    def _on_raw(self, msg: can.Message) -> bool:
+        """A frame on one of our modules' own identifiers comes from another sender: the
+        module refuses commands until it is quiet (``pumps.conflict``). Not decoded further."""
+        node = None if msg.is_extended_id else self._own.get(msg.arbitration_id)
+        if node is None:
+            return False
+        now = asyncio.get_running_loop().time()
+        module = self.modules[node]
+        if module.firmware.foreign_frame(msg.arbitration_id, now):
+            self._say(f"conflict: node {node}: another sender on its own identifier "
+                      f"0x{msg.arbitration_id:03X}; commands refused (NODE_CONFLICT), the "
+                      f"running program goes on")
+        return True
+
+    def _say(self, text: str) -> None:
+        log.warning("pumps: %s", text)
+        self.conflicts.append(text)
+        if self.on_conflict is not None:
+            self.on_conflict(text)
 
     def _on_frame_error(self, exc: FrameError, msg: object) -> None:
         log.debug("pumps: dropped %s", exc)
@@ -106,6 +152,10 @@ class PumpRack:
             module_dt = (now - last) * self.speed
             last = now
             for node, module in self.modules.items():
+                conflict = module.firmware.conflict
+                if conflict.ended(now):
+                    self._say(f"conflict: node {node}: ended ({conflict.describe()}); "
+                              "commands accepted again")
                 if module.rebooted:
                     module.rebooted = False
                     self._boot_until[node] = now + BOOT_SILENCE_S

@@ -23,6 +23,7 @@ from workstation.frames import Frame
 log = logging.getLogger(__name__)
 
 FrameHandler = Callable[[Frame], None]
+RawHandler = Callable[[can.Message], bool]  # True: the message is taken, do not decode it
 FrameErrorHandler = Callable[[FrameError, can.Message], None]
 BusErrorHandler = Callable[[Exception], None]
 HandlerErrorHandler = Callable[[Exception, Frame], None]
@@ -40,14 +41,18 @@ class BusSettings:
         return f"interface={self.interface!r} channel={self.channel!r}"
 
 
-def open_bus(settings: BusSettings) -> can.BusABC:
-    """Open a python-can bus, turning its many failure types into one clear ``BusError``."""
+def open_bus(settings: BusSettings,
+             can_filters: can.typechecking.CanFilters | None = None) -> can.BusABC:
+    """Open a python-can bus, turning its many failure types into one clear ``BusError``.
+
+    ``can_filters``: socketcan installs them in the kernel (the process is not woken for other
+    identifiers); other interfaces apply them in python-can before ``recv`` returns."""
     kwargs: dict[str, int] = {}
     if settings.bitrate is not None and settings.interface not in ("virtual", "remote"):
         kwargs["bitrate"] = settings.bitrate
     try:
         return can.Bus(interface=settings.interface, channel=settings.channel,
-                       **kwargs)  # type: ignore[arg-type]
+                       can_filters=can_filters, **kwargs)  # type: ignore[arg-type]
     except (can.CanError, OSError, ImportError, ValueError, NotImplementedError) as exc:
         raise BusError(
             f"cannot open CAN bus {settings.describe()}: {exc}. Check the interface name, that "
@@ -67,6 +72,7 @@ class LinkStats:
     tx: TxStats = field(default_factory=TxStats)
     handler_errors: int = 0
     bus_failures: int = 0
+    error_frames: int = 0  # CAN error frames the controller reported (never decoded)
 
 
 class _Listener(can.Listener):
@@ -102,6 +108,9 @@ class CanLink:
         on_bus_error: BusErrorHandler | None = None,
         on_bus_recovered: Callable[[], None] | None = None,
         on_handler_error: HandlerErrorHandler | None = None,
+        on_raw: RawHandler | None = None,
+        on_error_frame: Callable[[can.Message], None] | None = None,
+        can_filters: can.typechecking.CanFilters | None = None,
         name: str = "link",
     ) -> None:
         self.settings = settings
@@ -115,6 +124,9 @@ class CanLink:
         self._on_bus_error = on_bus_error
         self._on_bus_recovered = on_bus_recovered
         self._on_handler_error = on_handler_error
+        self._on_raw = on_raw
+        self._on_error_frame = on_error_frame
+        self.can_filters = can_filters
         self._bus: can.BusABC | None = None
         self._notifier: can.Notifier | None = None
         self.failed = asyncio.Event()
@@ -124,7 +136,7 @@ class CanLink:
         return self._bus is not None
 
     async def open(self) -> None:
-        self._bus = open_bus(self.settings)
+        self._bus = open_bus(self.settings, self.can_filters)
         loop = asyncio.get_running_loop()
         self._notifier = can.Notifier(self._bus, [_Listener(self, loop)], timeout=0.05,
                                       loop=loop)
@@ -174,7 +186,19 @@ class CanLink:
         self.stats.tx.frames += 1
         return True
 
+    @property
+    def bus(self) -> can.BusABC | None:
+        """The open python-can bus (its ``state``, for the controller monitor), or None."""
+        return self._bus
+
     def _receive(self, msg: can.Message) -> None:
+        if msg.is_error_frame:  # the controller's report, not a frame of the DBC
+            self.stats.error_frames += 1
+            if self._on_error_frame is not None:
+                self._on_error_frame(msg)
+            return
+        if self._on_raw is not None and self._on_raw(msg):
+            return
         try:
             frame = self.decoder.decode(msg)
         except FrameError as exc:

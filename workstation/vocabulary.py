@@ -97,6 +97,9 @@ class RejectReason(IntEnum):
     KVO_ABOVE_RATE = 10
     AIR_NOT_CLEARED = 11  # air stopped the pump: cleared only at the pump, never remotely
     BATTERY = 12  # the battery would deplete within minutes at the programmed rate
+    # Another sender uses this module's own identifiers (a duplicate node or an attacker):
+    # commands are refused until it has been quiet a while; a running program goes on.
+    NODE_CONFLICT = 13
 
 
 class ProgramPage(IntEnum):

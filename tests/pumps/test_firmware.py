@@ -151,6 +151,9 @@ def test_lost_workstation_heartbeat_is_flagged_and_the_infusion_goes_on() -> Non
     b.events += [e for e in b.fw.tick(b.now, 5) if isinstance(e, AlarmEvent)]
     assert b.raised(AlarmCondition.WS_HEARTBEAT_LOST)
     assert b.fw.state is PumpState.INFUSING and b.fw.motor_rate() == 10
+    b.run(1)  # latched until the workstation acknowledges it (issue 10, B6)
+    assert b.fw.conditions() & AlarmCondition.WS_HEARTBEAT_LOST
+    b.command(CommandCode.ALARM_ACK, arg=int(AlarmCondition.WS_HEARTBEAT_LOST))
     b.run(1)
     assert not b.fw.conditions() & AlarmCondition.WS_HEARTBEAT_LOST
 
