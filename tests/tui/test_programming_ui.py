@@ -38,7 +38,8 @@ def text(screen: Screen[Any]) -> str:
 
 
 def enabled(screen: Screen[Any], button_id: str) -> bool:
-    return not screen.query_one(f"#{button_id}", Button).disabled
+    button = screen.query_one(f"#{button_id}", Button)
+    return not button.disabled and not button.has_class("-gated")
 
 
 async def open_program(ui: UiBench, letter: str, key: str = "1") -> ProgramScreen:
@@ -79,13 +80,14 @@ async def start_via_api(ui: UiBench, letter: str, order: InfusionOrder) -> None:
 async def test_program_fluid_by_rate_with_keys_and_noradrenaline_by_dose(ui: UiBench) -> None:
     # Channel A with the keyboard only: drug, container, rate, VTBI, Enter, Enter.
     screen = await open_program(ui, "A")
-    assert screen.focused is screen.query_one("#drug")
-    await ui.pilot.press("enter", *"plasma", "enter")  # type-to-search in the drug list
+    assert screen.focused is screen.query_one("#find")
+    await ui.pilot.press(*"plasma", "enter")  # Find, shown on screen; Enter goes on
     await ui.until(lambda: screen.query_one("#drug", Select).value == "plasma-lyte-148")
-    await ui.pilot.press("tab", "enter", *"500", "enter")  # the 500 mL bag
+    await ui.pilot.press("enter", *"500", "enter")  # the 500 mL bag
     await ui.until(lambda: screen.query_one("#concentration", Select).value == 1)
     assert not screen.query_one("#row-mode").display  # a plain fluid: rate only
-    await ui.pilot.press("tab", *"125", "tab", *"250")
+    await ui.until(lambda: screen.focused is screen.query_one("#dose"), what="on to the rate")
+    await ui.pilot.press(*"125", "tab", *"250")
     assert screen.query_one("#dose", Input).value == "125"
     assert screen.query_one("#vtbi", Input).value == "250"
     assert "=  125.0 mL/h" in str(screen.query_one("#result", Static).content)
@@ -141,9 +143,11 @@ async def test_soft_limit_needs_a_deliberate_tick_and_is_logged(ui: UiBench) -> 
     tick = rev.query_one("#confirm-0", Tick)
     assert "I confirm: Dose 0.8 mcg/kg/min is above the soft limit 0.5" in str(tick.label)
     assert rev.focused is tick and not enabled(rev, "confirm")
-    await ui.pilot.click("#confirm")  # disabled: nothing happens
+    await ui.pilot.click("#confirm")  # greyed: nothing is sent, the screen says why
     await ui.pilot.pause(0.2)
     assert ui.module("B").firmware.program.pending_id == 0 and ui.app.screen is rev
+    assert "greyed: tick each 'I confirm' box above (x)" in text(rev)
+    tick.focus()  # the click focused the greyed button (it stays reachable)
     await ui.pilot.press("enter")  # ticks the focused box
     assert tick.value and enabled(rev, "confirm")
     await ui.pilot.click("#confirm")

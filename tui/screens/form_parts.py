@@ -26,6 +26,7 @@ from channels.druglib import Drug, fmt
 from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan, PlanKind
 from channels.planning import PlanCheck
+from tui.widgets.inputs import GatedButton
 from workstation.api import Workstation
 from workstation.vocabulary import EndAction
 
@@ -183,10 +184,15 @@ def form_row(label: str, field: Widget, unit: str = "", *, row_id: str,
     return Horizontal(*parts, classes="form-row", id=row_id)
 
 
+TICK_HINT = "Tick a box with x (or Enter on it); Space is audio pause."
+
+
 class Tick(Checkbox):
-    """A checkbox whose box is empty when off: not ticked must not look ticked in monochrome."""
+    """A checkbox whose box is empty when off: not ticked must not look ticked in monochrome.
+    Space is the audio pause everywhere, so ``x`` (or Enter) ticks."""
 
     BUTTON_INNER = " "
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("x", "toggle_button", "Tick", show=False)]
 
     def watch_value(self) -> None:
         self.BUTTON_INNER = "✔" if self.value else " "
@@ -218,6 +224,8 @@ class Confirmations(Vertical):
         self._ticked: dict[str, bool] = {}
 
     def compose(self) -> ComposeResult:
+        if self.messages:
+            yield Static(TICK_HINT, classes="tick-hint")
         for i, message in enumerate(self.messages):
             yield Tick(f"I confirm: {message}", self._ticked.get(message, False),
                        id=f"confirm-{i}", name=message)
@@ -250,13 +258,14 @@ class FormScreen(ModalScreen[Plan | None]):
     def status_widgets(self) -> ComposeResult:
         yield Static("", id="status", classes="form-status")
         yield Static("", id="error", classes="error")
+        yield Static("", id="why", classes="form-why")  # why the send button is greyed
 
     def footer(self, action: str, cancel: str = "Cancel (Esc)", *,
                ready: bool = False) -> ComposeResult:
         with Vertical(classes="form-footer"):
             yield from self.status_widgets()
             with Horizontal(classes="form-buttons"):
-                yield Button(action, id="confirm", variant="success", disabled=not ready)
+                yield GatedButton(action, id="confirm", why="" if ready else "…")
                 yield Button(cancel, id="cancel")
 
     def close_only(self, message: str) -> ComposeResult:
@@ -271,16 +280,35 @@ class FormScreen(ModalScreen[Plan | None]):
     def set_error(self, text: str) -> None:
         self.query_one("#error", Static).update(text)
 
+    def why_not_ready(self) -> str:
+        """Why the send button cannot act now ("" when it can)."""
+        check = self.check
+        if self.busy:
+            return "sending: wait for the pump's answer"
+        if check is None:
+            return "enter the value above"
+        if check.blocked:
+            return "not allowed: change the value above"
+        if self.stale:
+            return "the checks changed: go back (Esc) and review again"
+        if not all(c.all_ticked for c in self.query(Confirmations)):
+            return "tick each 'I confirm' box above (x)"
+        return ""
+
     @property
     def ready(self) -> bool:
-        check = self.check
-        return check is not None and not check.blocked and not self.busy and not self.stale \
-            and all(c.all_ticked for c in self.query(Confirmations))
+        return not self.why_not_ready()
 
     def update_buttons(self) -> None:
         if self.query("#confirm"):
-            self.query_one("#confirm", Button).disabled = not self.ready
+            button = self.query_one("#confirm", GatedButton)
+            self.show_gate(button, self.why_not_ready())
             self.query_one("#cancel", Button).disabled = self.busy
+
+    def show_gate(self, button: GatedButton, why: str) -> None:
+        button.gate(why)
+        label = str(button.label).split(" (")[0]
+        self.query_one("#why", Static).update(f"{label} is greyed: {why}" if why else "")
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         self.update_buttons()

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
 
 from channels.druglib import Drug, fmt
@@ -20,7 +21,7 @@ from channels.plan import Plan, PlanKind
 from channels.planning import InfusionOrder, PlanCheck
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
-from tui.widgets.inputs import SpaceSafeInput
+from tui.widgets.inputs import GatedButton, SpaceSafeInput
 from workstation.api import Workstation
 from workstation.vocabulary import EndAction
 
@@ -31,7 +32,7 @@ END_OPTIONS = [("KVO: keep the vein open", EndAction.KVO), ("STOP the motor", En
 class ProgramScreen(FormScreen):
     """Drug, concentration, weight, dose or rate, VTBI, end action (or callback): live check."""
 
-    AUTO_FOCUS = "#drug, #cancel"
+    AUTO_FOCUS = "#find, #cancel"
 
     BINDINGS: ClassVar[list[BindingType]] = [*FormScreen.BINDINGS,
                                              Binding("enter", "review", "Review", show=False)]
@@ -44,6 +45,7 @@ class ProgramScreen(FormScreen):
         self.order: InfusionOrder | None = None
         self.check: PlanCheck | None = None
         self._vtbi_prefill = ""  # the VTBI we filled in: replaced when the container changes
+        self._return_to: Widget | None = None  # the field to focus after Back from the review
 
     @property
     def secondary(self) -> bool:
@@ -78,20 +80,28 @@ class ProgramScreen(FormScreen):
             with Vertical(classes="form-footer"):
                 yield from self.status_widgets()
                 with Horizontal(classes="form-buttons"):
-                    yield Button("Review (Enter)", id="review", variant="primary", disabled=True)
+                    yield GatedButton("Review (Enter)", id="review", variant="primary",
+                                      why="fill in the form")
                     yield Button("Cancel (Esc)", id="cancel")
 
     def _fields(self) -> ComposeResult:
         drugs = [(fp.drug_option(d), d.id) for d in self.drugs.values()]
         weight = self.ws.patient_weight_kg  # the workstation's one patient weight (H10)
-        yield form_row("Drug", Select(drugs, prompt="Choose the drug", id="drug", compact=True),
-                       row_id="row-drug")
+        # Type-to-search shown as a field: any word of the name or of another name
+        # (noradrenaline / norepinephrine), matched by the library's own search.
+        yield form_row("Find drug", SpaceSafeInput(placeholder="type a name (or other name)",
+                                                   id="find", compact=True),
+                       row_id="row-find", unit_id="find-count")
+        yield form_row("Drug", Select(drugs, prompt="Choose the drug (or type in Find)",
+                                      id="drug", compact=True), row_id="row-drug")
         yield form_row("Concentration", Select[int]([], prompt="Choose the concentration",
                                                     id="concentration", compact=True),
                        row_id="row-concentration")
+        # Locked to the workstation's weight once set: Ctrl+W changes it, for every channel.
         yield form_row("Patient weight", SpaceSafeInput("" if weight is None else fmt(weight),
                                                restrict=fp.NUMBER, max_length=6, id="weight",
-                                               compact=True), "kg", row_id="row-weight")
+                                               compact=True, disabled=weight is not None),
+                       "kg" if weight is None else "kg (Ctrl+W)", row_id="row-weight")
         yield form_row("Program by", RadioSet(fp.Choice("Dose", True, id="by-dose"),
                                               fp.Choice("Rate (mL/h)", id="by-rate"),
                                               id="mode"), row_id="row-mode")
@@ -137,6 +147,8 @@ class ProgramScreen(FormScreen):
         elif event.select.id == "concentration":
             self._prefill_vtbi()
         self.refresh_check()
+        if event.select.has_focus_within:  # chosen from the keyboard: on to what is left
+            self.call_after_refresh(self._next_empty_field)
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         # A number typed as a dose must never silently become a rate, or the reverse.
@@ -145,7 +157,23 @@ class ProgramScreen(FormScreen):
         self.refresh_check()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "find":
+            self._find(event.value)
+            return
         self.refresh_check()
+
+    def _find(self, text: str) -> None:
+        """List the drugs the typed text finds; one match is chosen at once."""
+        found = self.ws.care_area.search(text)
+        select = self.query_one("#drug", Select)
+        current = select.value
+        select.set_options([(fp.drug_option(d), d.id) for d in found])
+        if len(found) == 1:
+            select.value = found[0].id
+        elif isinstance(current, str) and current in {d.id for d in found}:
+            select.value = current
+        count = "" if not text.strip() else (f"{len(found)} found" if found else "none found")
+        self.query_one("#find-count", Label).update(count)
 
     # Textual also runs FormScreen's handlers for these unless prevent_default() is called.
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
@@ -155,6 +183,9 @@ class ProgramScreen(FormScreen):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         event.prevent_default()
+        if event.input.id == "find":  # Enter in Find goes on to the form, never to Review
+            self._next_empty_field()
+            return
         self.action_review()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -164,6 +195,18 @@ class ProgramScreen(FormScreen):
             self.action_review()
         elif event.button.id == "cancel":
             self.action_cancel()
+
+    def _next_empty_field(self) -> None:
+        """Focus the first field still to fill (the drug, its container, the dose), so
+        found-and-chosen goes straight on to the dose."""
+        for selector in ("#drug", "#concentration", "#weight", "#dose", "#vtbi"):
+            field = self.query_one(selector)
+            value = getattr(field, "value", None)
+            empty = value is None or value == "" or value is Select.NULL
+            if field.display and field.parent is not None and field.parent.display and empty:
+                field.focus()
+                return
+        self.query_one("#review").focus()
 
     def _drug_changed(self) -> None:
         drug = self.drug
@@ -263,8 +306,12 @@ class ProgramScreen(FormScreen):
         self.update_buttons()
 
     def update_buttons(self) -> None:
-        blocked = self.check is None or self.check.blocked
-        self.query_one("#review", Button).disabled = blocked or self.busy
+        why = ""
+        if self.check is None:
+            why = "fill in the form (see the → lines)"
+        elif self.check.blocked:
+            why = "not allowed: change the values above"
+        self.show_gate(self.query_one("#review", GatedButton), why)
 
     def action_review(self) -> None:
         if not self.query("#review"):
@@ -277,6 +324,9 @@ class ProgramScreen(FormScreen):
             self.app.bell()
             return
         # Hidden under the review: one dialog at a time, the channels and alarms behind it.
+        # Back returns to the field Enter was pressed in (never the drug list: H: a stray
+        # Enter there would open it and the next keys change the drug).
+        self._return_to = self.focused
         self.query_one(".form-dialog").styles.visibility = "hidden"
         self.app.push_screen(ReviewScreen(self.ws, self.letter, self.order, kind=self.kind,
                                           user=self.user), self._reviewed)
@@ -286,6 +336,9 @@ class ProgramScreen(FormScreen):
             self.dismiss(plan)
             return
         self.query_one(".form-dialog").styles.visibility = "visible"
+        back = self._return_to
+        if back is not None and back.is_attached:
+            self.call_after_refresh(back.focus)
 
 
 class ReviewScreen(FormScreen):

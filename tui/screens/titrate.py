@@ -47,9 +47,9 @@ class TitrateScreen(FormScreen):
         self.large_change = ""  # the large-change warning, when there is one
         self.unchanged = False  # the new value gives the rate running now
 
-    @property
-    def ready(self) -> bool:
-        return super().ready and not self.unchanged
+    def why_not_ready(self) -> str:
+        why = super().why_not_ready()
+        return why or ("the same rate as now: nothing would change" if self.unchanged else "")
 
     @property
     def by_dose(self) -> bool:
