@@ -94,10 +94,13 @@ class StatusChecks(ChannelState):
         verdict = self.supervisor.sample(delivery.module_time_s, delivery.volume_infused_ml,
                                          self.expected_rate())
         ratio = self.supervisor.ratio
+        # Low rates are judged over a longer window (up to 1 h): say which.
+        minutes = round((self.supervisor.judged_window_s or 900.0) / 60)
         if verdict is DeliveryVerdict.OVER:
-            fx.alarm("OVER_INFUSION", f"{ratio:.0%} of the programmed volume over 15 min")
+            fx.alarm("OVER_INFUSION", f"{ratio:.0%} of the programmed volume over {minutes} min")
         elif verdict is DeliveryVerdict.UNDER:
-            fx.alarm("UNDER_INFUSION", f"{ratio:.0%} of the programmed volume over 15 min")
+            fx.alarm("UNDER_INFUSION",
+                     f"{ratio:.0%} of the programmed volume over {minutes} min")
         elif verdict is DeliveryVerdict.OK:
             fx.clear("OVER_INFUSION")
             fx.clear("UNDER_INFUSION")
