@@ -65,6 +65,7 @@ class InfusionApp(App[None]):
         Binding("left", "move('left')", "Left", show=False),
         Binding("right", "move('right')", "Right", show=False),
         Binding("ctrl+k", "lock", "Lock"),
+        Binding("ctrl+w", "patient_weight", "Patient weight", show=False),
         Binding("ctrl+o", "log", "Event log", show=False),
         Binding("ctrl+d", "diagnostics", "Diagnostics", show=False),
         Binding("ctrl+f", "simulator", "Simulate fault", show=False),
@@ -349,6 +350,17 @@ class InfusionApp(App[None]):
             return
         from tui.screens.simulator import SimulatorScreen
         self.push_screen(SimulatorScreen(self.ws, self.racks, self.letter))
+
+    def action_patient_weight(self) -> None:
+        if not self._allowed("patient_weight"):
+            return
+        from tui.screens.patient_weight import PatientWeightScreen
+
+        def done(kg: float | None) -> None:
+            if kg is not None:
+                self.notify(f"Patient weight {kg:g} kg, set by {self.user}", timeout=5)
+                self.repaint()
+        self.push_screen(PatientWeightScreen(self.ws, user=self.user), done)
 
     def action_help(self) -> None:
         self._allowed("help")

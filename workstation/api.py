@@ -35,6 +35,7 @@ from channels.planning import (
     check_order,
     check_titration,
 )
+from workstation import weight_change
 from workstation.alarms import Alarm, Indicator
 from workstation.blocked_attempts import blocked_event
 from workstation.codec import FrameCodec
@@ -48,6 +49,7 @@ from workstation.supervisor import Listener, Supervisor
 from workstation.telemetry.connection import BrokerAccess
 from workstation.telemetry.publisher import TelemetryPublisher
 from workstation.vocabulary import AlarmCondition, DeliveryMode, PumpState
+from workstation.weight_change import Reweighing
 
 
 class ProgrammingBlocked(ChannelError):
@@ -184,6 +186,11 @@ class Workstation:
                 if letter != except_letter and c.plan is not None and c.state in hanging}
 
     @property
+    def patient_weight(self) -> PatientWeight:
+        """The weight with who set it and when."""
+        return self._weight
+
+    @property
     def patient_weight_kg(self) -> float | None:
         """The one patient weight every weight-based order uses (H10)."""
         return self._weight.kg
@@ -197,6 +204,32 @@ class Workstation:
         sup.publish([], [sup.record(Event(EventKind.USER, f"patient weight set to "
                                           f"{self._weight.describe()}, was {old.describe()}",
                                           user=user))])
+
+    def preview_weight_change(self, weight_kg: float) -> list[Reweighing]:
+        """What a new weight does to the running weight-based infusions, same mL/h."""
+        return weight_change.preview({letter: c.plan for letter, c in
+                                      self.supervisor.controllers.items()}, weight_kg,
+                                     self.care_area)
+
+    def change_patient_weight(self, weight_kg: float, *, user: str | None = None
+                              ) -> list[Reweighing]:
+        """Set the patient weight; running weight-based infusions keep their mL/h (the pumps
+        are not touched) and their plans state the dose at the new weight. Each is logged
+        with the user and the plan, so a restart adopts the dose as shown."""
+        changes = self.preview_weight_change(weight_kg)
+        self.set_patient_weight(weight_kg, user=user)
+        sup = self.supervisor
+        for change in changes:
+            controller = self._controller(change.letter)
+            controller.plan = change.after
+            if controller.plan_id is not None:
+                controller.reconciler.remember(controller.plan_id, change.after)
+            sup.publish([], [sup.record(Event(
+                EventKind.PROGRAM, f"{change.describe()} (new patient weight, mL/h kept)",
+                channel=change.letter, user=user,
+                data={"step": "reweighed", "program_id": controller.plan_id,
+                      "plan": change.after.model_dump(mode="json")}))], (change.letter,))
+        return changes
 
     def check(self, letter: str, order: InfusionOrder, *,
               kind: PlanKind = PlanKind.PRIMARY) -> PlanCheck:

@@ -48,6 +48,14 @@ class ChannelSnapshot:
     alarm_marker: str
     alarm_priority: str | None = None  # HIGH, MEDIUM, LOW, INFO: the channel's top alarm
     notes: str = ""  # the drug's advisory from the library ("central line only", ...)
+    weight_kg: float | None = None  # the patient weight a weight-based dose is stated for
+
+    @property
+    def weight_text(self) -> str:
+        """'80 kg' on a weight-based dose (mcg/kg/min), else ''."""
+        if self.weight_kg is None or self.dose is None or "/kg" not in self.dose_unit:
+            return ""
+        return f"{fmt(self.weight_kg)} kg"
 
     @property
     def dose_text(self) -> str:
@@ -109,4 +117,5 @@ def snapshot(controller: ChannelController, alarms: list[Alarm]) -> ChannelSnaps
         program_verified=bool(c.pending and c.pending.verified),
         high_alert=bool(plan and plan.high_alert),
         alarm_text=top.text if top else None, alarm_marker=top.priority.marker if top else "",
-        alarm_priority=top.priority.name if top else None, notes=plan.notes if plan else "")
+        alarm_priority=top.priority.name if top else None, notes=plan.notes if plan else "",
+        weight_kg=plan.weight_kg if plan else None)

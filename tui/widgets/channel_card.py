@@ -72,7 +72,8 @@ def render_card(snap: ChannelSnapshot, width: int, *, selected: bool = False,
         _line(dose, "  " if dose[0] else "", rate,
               ("" if snap.programmed_rate_ml_h is None or
                abs(snap.programmed_rate_ml_h - snap.rate_ml_h) < 0.05 or snap.state != "INFUSING"
-               else f" (set {snap.programmed_rate_ml_h:g})", "yellow"), width=body),
+               else f" (set {snap.programmed_rate_ml_h:g})", "yellow"),
+              (f"  {snap.weight_text}" if snap.weight_text else "", ""), width=body),
         _line(f"{vol}/{vtbi} mL  {_minutes(snap.time_remaining_min)}  ", (f"{pressure} mmHg ",
               ""), (spark(snap.pressure_trend, 300), "magenta"), width=body),
     ]

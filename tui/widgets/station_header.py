@@ -20,6 +20,8 @@ def render_header(ws: Workstation, *, locked: bool, width: int) -> Text:
     left = Text(f" {config.unit}/{config.bed} ", style="bold reverse")
     if ws.patient_weight_kg:  # the workstation's one patient weight, as set (H10)
         left.append(f" {ws.patient_weight_kg:g} kg ", style="bold")
+    else:  # weight-based doses need it: say where to enter it
+        left.append(" weight not set (Ctrl+W) ", style="bold black on yellow")
     right = Text(no_wrap=True)
     right.append(f" bus {'OK' if buses_ok else 'FAILED'} ",
                  style="bold black on green" if buses_ok else "bold white on red")
