@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from channels.controller import ChannelController, ChannelError
 from channels.druglib import CareArea, DrugLibrary, load_drug_library
 from channels.effects import Effects
 from channels.patient_weight import PatientWeight
+from channels.line_advisory import line_checks
 from channels.plan import Plan, PlanKind
 from channels.planning import (
     BolusOrder,
@@ -235,10 +237,15 @@ class Workstation:
               kind: PlanKind = PlanKind.PRIMARY) -> PlanCheck:
         """Dose calculation and every limit, without sending anything (live form feedback)."""
         self._controller(letter)
-        return check_order(order, self.care_area, kind=kind,
-                           running=self._running_drugs(letter),
-                           module_kind=self.config.channel(letter).kind,
-                           patient_weight_kg=self.patient_weight_kg)
+        channel = self.config.channel(letter)
+        check = check_order(order, self.care_area, kind=kind,
+                            running=self._running_drugs(letter), module_kind=channel.kind,
+                            patient_weight_kg=self.patient_weight_kg)
+        if check.plan is None:
+            return check
+        # The library's line advisory against the channel's label: confirmed on review.
+        return replace(check, checks=(*check.checks,
+                                      *line_checks(check.plan, channel.label, letter)))
 
     def check_titration(self, letter: str, *, dose: float | None = None,
                         rate_ml_h: float | None = None, vtbi_ml: float | None = None

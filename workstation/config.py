@@ -254,7 +254,13 @@ def demo_config(channels: int = 8, *, interface: str = "virtual", channel_prefix
     buses = [BusConfig(name=f"{channel_prefix}{i}", interface=interface,
                        channel=f"{channel_prefix}{i}")
              for i in range((channels + SLOTS_PER_BUS - 1) // SLOTS_PER_BUS)]
-    labels = ["Central line", "Peripheral L arm", "Peripheral R arm", "PICC", "Arterial line"]
+    # Plausible lines for the demo's infusions (workstation.demo.DEMO_ORDERS, which alternate
+    # volumetric and syringe and repeat every 12 channels): vasopressor and concentrated
+    # potassium on central lumens, fluids and compatible drugs peripheral; no arterial line.
+    labels = ["Peripheral L arm", "CVC lumen 1 (distal)", "Peripheral R arm",
+              "CVC lumen 2 (medial)", "CVC lumen 3 (proximal)", "PICC lumen 1",
+              "Peripheral L hand", "PICC lumen 2", "Peripheral R hand", "PICC lumen 1",
+              "Peripheral R forearm", "PICC lumen 2"]
     chans = [ChannelConfig(letter=letter, slot=i % SLOTS_PER_BUS + 1,
                            bus=buses[i // SLOTS_PER_BUS].name,
                            label=labels[i % len(labels)],

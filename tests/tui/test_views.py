@@ -314,3 +314,38 @@ async def test_a_hard_limit_attempt_on_the_form_is_logged_for_the_pharmacy(ui: U
     limits = row.data["limits"]
     assert isinstance(limits, list) and limits[0]["value"] == 3 and limits[0]["limit"] == 1
     assert not ui.ws.channel("B").program_pending  # nothing sent
+
+
+# -- issue 12 point 7: the line advisory on the review ---------------------------------------
+async def test_central_only_drug_on_a_peripheral_channel_needs_a_tick_on_review(
+        ui: UiBench) -> None:
+    from textual.widgets import Select
+
+    from channels.planning import InfusionOrder as Order
+    from tui.screens.form_parts import Confirmations
+    from tui.screens.program import ProgramScreen, ReviewScreen
+    from workstation.api import ConfirmationRequired
+
+    label = ui.ws.channel("C").label
+    assert "Peripheral" in label
+    order = Order(drug_id="adrenaline", concentration=1, dose=0.05, vtbi_ml=250)
+    try:
+        await ui.ws.program("C", order)
+        raise AssertionError("programmed without confirming the line")
+    except ConfirmationRequired as exc:
+        assert "Dedicated central lumen" in str(exc) and label in str(exc)
+    assert not ui.ws.channel("C").program_pending
+
+    await ui.pilot.press("c", "1")
+    await ui.until(lambda: isinstance(ui.app.screen, ProgramScreen), what="program form")
+    form = ui.app.screen
+    form.query_one("#drug", Select).value = "adrenaline"
+    await ui.pilot.pause()
+    form.query_one("#concentration", Select).value = 1
+    form.query_one("#dose", Input).value = "0.05"
+    form.query_one("#vtbi", Input).value = "250"
+    await ui.pilot.pause()
+    await ui.pilot.click("#review")
+    await ui.until(lambda: isinstance(ui.app.screen, ReviewScreen), what="review")
+    messages = ui.app.screen.query_one(Confirmations).messages
+    assert any(label in m and "central" in m for m in messages), messages
