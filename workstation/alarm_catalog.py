@@ -132,6 +132,10 @@ WORKSTATION_CONDITIONS: dict[str, ConditionInfo] = {
         _ws("UNEXPECTED_MODULE", LOW, "Unexpected pump module on bus"),
         _ws("BUS_ERROR", HIGH, "CAN bus failure"),  # WS
         _ws("E2E_ERRORS", MEDIUM, "Corrupted frames on the bus"),  # WS
+        # The CAN controller and the bus load (issue 10, B7; workstation.bus_health).
+        _ws("CAN_ERROR_PASSIVE", MEDIUM, "CAN controller error-passive — check bus wiring"),  # WS
+        _ws("CAN_BUS_OFF", HIGH, "CAN controller bus-off — pumps not heard"),  # WS
+        _ws("BUS_BABBLING", MEDIUM, "A node floods the CAN bus — check modules"),  # WS
         _ws("CONFIG_ERROR", HIGH, "Workstation configuration error"),  # WS
         # The central station no longer receives this bedside's alarms (distributed alarm
         # system, IEC 60601-1-8): that must be visible at the bedside.

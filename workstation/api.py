@@ -25,6 +25,7 @@ from channels.bolus_history import BolusHistory
 from channels.commands import Completion, Request
 from channels.controller import ChannelController, ChannelError
 from channels.druglib import CareArea, DrugLibrary, load_drug_library
+from channels.duplicate_pairs import ConfirmedPairs
 from channels.effects import Effects
 from channels.patient_weight import PatientWeight
 from channels.line_advisory import line_checks
@@ -108,6 +109,8 @@ class Workstation:
         self._weight = PatientWeight(config.patient_weight_kg, "configuration", time.time()) \
             if config.patient_weight_kg is not None else PatientWeight()
         self.bolus_history = BolusHistory()
+        # "Same drug on another channel", confirmed once per pair and program (issue 12.4).
+        self.confirmed_pairs = ConfirmedPairs()
         self._waiting = self.config.commands.ack_timeout_s * (self.config.commands.retries + 1) \
             + 1.0
 
@@ -254,8 +257,23 @@ class Workstation:
         running = self._controller(letter).plan
         if running is None or running.drug_id == "unknown":
             raise ChannelError(f"channel {letter}: no known infusion to titrate; program it")
-        return check_titration(running, self.care_area, dose=dose, rate_ml_h=rate_ml_h,
-                               vtbi_ml=running.vtbi_ml if vtbi_ml is None else vtbi_ml)
+        check = check_titration(running, self.care_area, dose=dose, rate_ml_h=rate_ml_h,
+                                vtbi_ml=running.vtbi_ml if vtbi_ml is None else vtbi_ml)
+        return self._unconfirmed_duplicates(letter, check)
+
+    def _unconfirmed_duplicates(self, letter: str, check: PlanCheck) -> PlanCheck:
+        """A titration asks about the same drug on another channel only for a pair never
+        confirmed (both programmed before either ran, say): never again for a confirmed one."""
+        plan = check.plan
+        if plan is None or plan.dose_unit == "mL/h":
+            return check
+        same = [x for x, drug in self._running_drugs(letter).items() if drug == plan.drug_id]
+        new = self.confirmed_pairs.unconfirmed(letter, same, plan.drug_id)
+        if not new:
+            return check
+        plan = plan.model_copy(update={"warnings": tuple(f"Same drug on channel {x}"
+                                                          for x in new)})
+        return PlanCheck(plan, check.checks, new)
 
     def check_bolus(self, letter: str, order: BolusOrder) -> PlanCheck:
         """A bolus of the running drug: library limits, lockout and hourly limits (H4), rate
@@ -279,7 +297,7 @@ class Workstation:
         self.supervisor.record(blocked_event(letter, check, user=user, drug=drug))
 
     def _accept(self, letter: str, check: PlanCheck, confirm: bool, user: str | None,
-                drug: str = "") -> Plan:
+                drug: str = "", *, new_program: bool = False) -> Plan:
         problems = check.problems()
         if check.blocked:
             self.record_blocked(letter, check, user=user, drug=drug)
@@ -287,6 +305,10 @@ class Workstation:
         if check.needs_confirmation and not confirm:
             raise ConfirmationRequired(letter, problems)
         plan = check.confirmed()
+        if new_program:
+            self.confirmed_pairs.forget(letter)
+        if check.duplicates:
+            self.confirmed_pairs.confirm(letter, check.duplicates, plan.drug_id)
         if problems:
             self.supervisor.record(Event(EventKind.CONFIRMATION, f"{letter}: confirmed: "
                                          + "; ".join(problems), channel=letter, user=user))
@@ -329,7 +351,8 @@ class Workstation:
     async def program(self, letter: str, order: InfusionOrder, *, confirm: bool = False,
                       user: str | None = None) -> Plan:
         """Check, send and verify a primary program by read-back; ``start`` runs it."""
-        plan = self._accept(letter, self.check(letter, order), confirm, user, order.drug_id)
+        plan = self._accept(letter, self.check(letter, order), confirm, user, order.drug_id,
+                            new_program=True)
         if plan.weight_kg is not None and self.patient_weight_kg is None:
             self.set_patient_weight(plan.weight_kg, user=user)  # the first weight is the one
         return await self._send_program(letter, plan, user)

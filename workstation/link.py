@@ -186,6 +186,18 @@ class CanLink:
         self.stats.tx.frames += 1
         return True
 
+    def watch(self, *, on_raw: RawHandler | None = None,
+              on_error_frame: Callable[[can.Message], None] | None = None,
+              can_filters: can.typechecking.CanFilters | None = None) -> None:
+        """Add a raw-frame counter, an error-frame handler and receive filters to a link
+        built elsewhere (the bus monitor); filters take effect at the next ``open``."""
+        if on_raw is not None:
+            self._on_raw = on_raw
+        if on_error_frame is not None:
+            self._on_error_frame = on_error_frame
+        if can_filters is not None:
+            self.can_filters = can_filters
+
     @property
     def bus(self) -> can.BusABC | None:
         """The open python-can bus (its ``state``, for the controller monitor), or None."""

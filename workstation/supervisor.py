@@ -15,6 +15,7 @@ from collections.abc import Callable
 import can
 
 from channels.plan import Plan
+from workstation.bus_monitor import BusMonitor
 from workstation.codec import FrameCodec
 from workstation.config import WorkstationConfig
 from workstation.errors import FrameError
@@ -48,6 +49,8 @@ class Supervisor(Station):
                 on_bus_recovered=self._bus_recovered_handler(bus.name),
                 on_handler_error=self._handler_error_handler(bus.name), name=f"bus {bus.name}")
         self._tasks: list[asyncio.Task[None]] = []
+        # Controller state, bus load, receive filters (issue 10, B7/B8).
+        self.bus_monitor = BusMonitor.attach(self, self.codec, self.links, clock)
 
     def _send_on_link(self, bus: str, frame: Frame) -> None:
         self.links[bus].send(frame)
@@ -108,6 +111,7 @@ class Supervisor(Station):
         while True:
             await asyncio.sleep(TICK_S)
             self.tick()
+            self.bus_monitor.tick()
 
     # -- receive ---------------------------------------------------------------------------
     def _frame_handler(self, bus: str) -> Callable[[Frame], None]:
