@@ -15,6 +15,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,10 +24,12 @@ import can
 from channels.controller import ChannelController
 from channels.plan import Plan
 from pumps.module import Fault, SimulatedModule
+from workstation import api as api_module
 from workstation.api import Workstation, restored_plans
 from workstation.codec import FrameCodec, FrameDecoder, FrameEncoder
 from workstation.config import WorkstationConfig, demo_config
 from workstation.errors import FrameError
+from workstation.eventlog import EventKind
 from workstation.frames import Frame, Status, WsHeartbeat
 from workstation.station import Station
 from workstation.vocabulary import ModuleKind, WorkstationState
@@ -102,6 +105,7 @@ class Rig:
         station = Station(self.config, ws.event_log, self._ws_send, clock=self.clock,
                           restored=restored_plans(ws.event_log))
         ws._supervisor = station  # type: ignore[assignment]  # the API over the pure core
+        self._restore_like_start(ws)
         for controller in station.controllers.values():
             self._observe_loads(controller)
         self.ws, self.station = ws, station
@@ -111,6 +115,16 @@ class Rig:
         self._next_ws_beat = self.t
         self._next_station_tick = self.t + STATION_TICK_S
         self.ws_started_at = self.t
+
+    def _restore_like_start(self, ws: Workstation) -> None:
+        """What ``Workstation._start`` rebuilds from the event log besides the plans (the bolus
+        lockout, H4), for API versions that have it. Rows carry wall time, module time runs
+        faster here: a rebuilt lockout is older than it looks, which only refuses more."""
+        history = getattr(api_module, "bolus_history", None)
+        if history is not None and hasattr(history, "from_log"):
+            wall = datetime.now(UTC)
+            rows = ws.event_log.query(kinds=[EventKind.PROGRAM], since=wall - timedelta(hours=1))
+            ws.bolus_history = history.from_log(rows, self.clock(), wall)
 
     def _observe_loads(self, controller: ChannelController) -> None:
         """Record every plan the nurse confirmed and sent (the reference for the invariants)."""

@@ -210,6 +210,19 @@ class SafetyMachine(RuleBasedStateMachine):
         if alarm.key.source in LETTERS:
             self.monitor.nurse_acknowledged(alarm.key.source)
 
+    @rule(weight_kg=st.sampled_from((60.0, 70.0, 85.0)))
+    def change_patient_weight(self, weight_kg: float) -> None:
+        """The nurse corrects the patient's weight (API versions that have it): running
+        weight-based infusions keep their mL/h."""
+        change = getattr(self.ws, "change_patient_weight", None)
+        if change is None:
+            return
+        self.steps.append(f"t={self.rig.t:.2f} patient weight {weight_kg:g} kg")
+        try:
+            change(weight_kg, user="rn")
+        except ChannelError as exc:
+            self.steps[-1] += f" -> refused: {exc}"
+
     @rule()
     def audio_pause(self) -> None:
         self.steps.append(f"t={self.rig.t:.2f} audio pause")

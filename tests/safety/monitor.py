@@ -283,6 +283,9 @@ class Monitor:
             plan = self._plan_for_primary(letter, primary)
         if page is None or plan is None:
             return None  # invariant 2 reports a program nobody confirmed
+        unknown = snap.drug in ("", "Unknown (adopted)") or snap.programmed_rate_ml_h is None
+        if unknown and self._alarms(letter):
+            return None  # it shows that it does not know (e.g. a deaf module), and alarms
         if snap.drug != plan.drug_name:
             return f"drug {snap.drug!r}, the pump runs {plan.drug_name!r} ({fw.mode.name})"
         if snap.programmed_rate_ml_h is None or \

@@ -16,8 +16,8 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .machine import SafetyMachine
 
-CI_EXAMPLES = 25
-CI_STEPS = 30
+CI_EXAMPLES = 30
+CI_STEPS = 40
 
 TestSafety = SafetyMachine.TestCase
 TestSafety.settings = settings(
