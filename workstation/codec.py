@@ -9,7 +9,9 @@ counts and logs it and goes on.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +136,7 @@ class FrameCodec:
             raise CrcError(fid, f"{spec.message.name}: CRC mismatch")
         if counters is not None:
             verdict = counters.check(fid, data[1] & 0x0F)
-            if verdict in (e2e.CounterVerdict.REPEATED, e2e.CounterVerdict.JUMP):
+            if verdict not in e2e.ACCEPTED:
                 raise CounterError(fid, f"{spec.message.name}: alive counter {verdict.value}")
         try:
             values: dict[str, Any] = spec.message.decode(
@@ -186,7 +188,9 @@ class RxStats:
     """Receive counters of one endpoint: accepted frames and errors by kind and by node."""
 
     accepted: int = 0
-    resyncs: int = 0  # BOOT heartbeats that restarted a node's counter supervision
+    resyncs: int = 0  # BOOT heartbeats (new boot identity) and runs after a jump followed
+    replays: int = 0  # repeated counters, stale frames between a sender's, replayed BOOTs
+    conflicts: int = 0  # two live counter sequences on one identifier (two senders)
     errors: Counter[str] = field(default_factory=Counter)
     errors_by_node: Counter[int] = field(default_factory=Counter)
 
@@ -195,21 +199,30 @@ class RxStats:
         return sum(self.errors.values())
 
 
-class FrameDecoder:
-    """One receiver's view: alive-counter supervision and error counting."""
+AnomalyHandler = Callable[[int, int, str], None]  # (frame id, node, "replay" | "two-senders")
 
-    def __init__(self, codec: FrameCodec, *, max_counter_delta: int = 3) -> None:
+
+class FrameDecoder:
+    """One receiver's view: freshness (alive counters, boot identities) and error counting.
+
+    Freshness rules: dbc/README.md, "Freshness". ``on_anomaly`` hears every sign of a second
+    sender on a node's identifiers (replayed frames, two live sequences)."""
+
+    def __init__(self, codec: FrameCodec, *, max_counter_delta: int = 3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.codec = codec
+        self.clock = clock
         self.counters = e2e.CounterCheck(max_delta=max_counter_delta)
         self.stats = RxStats()
+        self.on_anomaly: AnomalyHandler | None = None
+        self._boots: dict[int, int] = {}  # node -> last accepted Heartbeat.BootCount
+        self._ws_time_ms: int | None = None  # last accepted WS_Heartbeat wall clock
 
     def decode(self, msg: can.Message) -> Frame:
         """Decode and count; re-raises the ``FrameError`` after counting it."""
         try:
-            try:
-                frame = self.codec.decode(msg, self.counters)
-            except CounterError:
-                frame = self._boot_announcement(msg)
+            frame = self.codec.decode(msg)
+            self._fresh(msg, frame)
         except FrameError as exc:
             self.stats.errors[exc.kind] += 1
             spec = None if msg.is_extended_id else self.codec.spec_for_id(msg.arbitration_id)
@@ -219,22 +232,72 @@ class FrameDecoder:
         self.stats.accepted += 1
         return frame
 
-    def _boot_announcement(self, msg: can.Message) -> Frame:
-        """A rebooted module (or workstation) restarts its alive counters, so its first frames
-        look stale. Its BOOT heartbeat (CRC-valid) says so explicitly: accept it and
-        resynchronise that sender's identifiers. Anything else with a bad counter stays
-        rejected."""
-        frame = self.codec.decode(msg)
+    def _fresh(self, msg: can.Message, frame: Frame) -> None:
+        """Raise ``CounterError`` unless the frame is fresh; a new boot resynchronises."""
+        fid, counter, now = msg.arbitration_id, msg.data[1] & 0x0F, self.clock()
+        verdict = self.counters.check(fid, counter, now)
+        boot = self._boot_identity(frame)
+        if verdict not in e2e.ACCEPTED:
+            if boot is None:
+                if verdict is e2e.CounterVerdict.REPEATED:
+                    self._anomaly(fid, frame.node, "replay")
+                raise CounterError(fid, f"{frame.MESSAGE} of node {frame.node}: alive counter "
+                                        f"{verdict.value}")
+            self._resync(msg, frame, boot)
+            return
+        if verdict is e2e.CounterVerdict.CONFLICT:
+            self.stats.conflicts += 1
+            self._anomaly(fid, frame.node, "two-senders")
+        elif verdict is e2e.CounterVerdict.STALE:
+            self._anomaly(fid, frame.node, "replay")
+        elif verdict is e2e.CounterVerdict.RESYNC:
+            self.stats.resyncs += 1
+        if isinstance(frame, ModuleHeartbeat):
+            if boot is not None and self._boots.get(frame.node) != frame.boot_count:
+                self.forget_node(frame.node)  # a new boot in sequence: the rest restarted too
+                self.counters.check(fid, counter, now)
+            self._boots[frame.node] = frame.boot_count
+        elif isinstance(frame, WsHeartbeat):
+            self._ws_time_ms = max(self._ws_time_ms or 0, frame.time_s * 1000 + frame.time_ms)
+
+    @staticmethod
+    def _boot_identity(frame: Frame) -> int | None:
+        """The boot identity a BOOT heartbeat announces (module: its boot count; workstation:
+        its wall clock in ms), None for any other frame."""
         if isinstance(frame, ModuleHeartbeat) and frame.state is ModuleState.BOOT:
+            return frame.boot_count
+        if isinstance(frame, WsHeartbeat) and frame.state is WorkstationState.BOOT:
+            return frame.time_s * 1000 + frame.time_ms
+        return None
+
+    def _resync(self, msg: can.Message, frame: Frame, boot: int) -> None:
+        """A BOOT heartbeat out of step: a new boot identity restarts the sender's counters,
+        the one already seen is a replay (dbc/README.md, "Freshness" rule 2)."""
+        fid = msg.arbitration_id
+        if isinstance(frame, ModuleHeartbeat):
+            stored = self._boots.get(frame.node)
+            if stored == boot:
+                self._anomaly(fid, frame.node, "replay")
+                raise CounterError(fid, f"Heartbeat of node {frame.node}: BOOT with boot count "
+                                        f"{boot} already seen: a replay, not a reboot")
+            self._boots[frame.node] = boot
             self.forget_node(frame.node)
-        elif isinstance(frame, WsHeartbeat) and frame.state is WorkstationState.BOOT:
+        else:
+            if self._ws_time_ms is not None and boot <= self._ws_time_ms:
+                self._anomaly(fid, 0, "replay")
+                raise CounterError(fid, f"WS_Heartbeat: BOOT with wall clock {boot // 1000} s, "
+                                        "not after the last heartbeat's: a replay")
+            self._ws_time_ms = boot
             for frame_id in self.codec.frame_ids_sent_by("WS"):  # the workstation restarted
                 self.counters.forget(frame_id)
-        else:
-            raise CounterError(msg.arbitration_id, f"{frame.MESSAGE}: alive counter out of step")
-        self.counters.check(msg.arbitration_id, msg.data[1] & 0x0F)
+        self.counters.check(fid, msg.data[1] & 0x0F, self.clock())
         self.stats.resyncs += 1
-        return frame
+
+    def _anomaly(self, frame_id: int, node: int, what: str) -> None:
+        if what == "replay":
+            self.stats.replays += 1
+        if self.on_anomaly is not None:
+            self.on_anomaly(frame_id, node, what)
 
     def forget_node(self, node: int) -> None:
         """Resynchronise every identifier of a node (it rebooted)."""

@@ -78,48 +78,84 @@ def protect(payload: bytearray, frame_id: int, counter: int) -> None:
     payload[0] = crc8(payload, frame_id)
 
 
+RESYNC_RUN = 3  # frames in order (+1 each) after a jump before the receiver follows them
+RESYNC_SPAN_S = 0.4  # ... spread over at least this long: a sender's period, not a burst
+
+
 class CounterVerdict(Enum):
     OK = "ok"
-    FIRST = "first"  # first frame of this identifier, or resynchronised after a jump
+    FIRST = "first"  # first frame of this identifier
+    RESYNC = "resync"  # a run of in-order frames after a jump, old sequence silent: followed
+    CONFLICT = "conflict"  # in sequence, but another in-order sequence ran meanwhile: 2 senders
+    STALE = "stale"  # in sequence, after a stray jumping frame: a replayed or stale frame
     REPEATED = "repeated"  # same counter as the last accepted frame: stuck or replayed
     JUMP = "jump"  # counter moved backwards or too far forwards: stale or lost frames
 
 
+ACCEPTED = frozenset({CounterVerdict.OK, CounterVerdict.FIRST, CounterVerdict.RESYNC,
+                      CounterVerdict.CONFLICT, CounterVerdict.STALE})
+
+
+@dataclass
+class _Run:
+    """Frames that jumped and then followed each other: a sender that lost frames, or a second
+    sender (replay, duplicate module) if the old sequence is still alive."""
+
+    counter: int
+    length: int
+    started: float
+    live: bool  # it follows the sequence a previous run showed: a second sender going on
+
+
 @dataclass
 class CounterCheck:
-    """Receiver-side alive-counter supervision, one state per identifier.
+    """Receiver-side alive-counter supervision, one state per identifier (dbc/README.md,
+    "Freshness").
 
     A frame is accepted when its counter is 1..``max_delta`` ahead of the last accepted one.
-    After a jump (a sender reboot, many lost frames), two consecutive frames that follow each
-    other resynchronise, so a rebooted module is back after one dropped frame, while a stuck
-    sender repeating one frame never is.
+    Ordinary frames never resynchronise at once (issue 10, B1: two stale frames did): after a
+    jump, ``RESYNC_RUN`` frames in order, spread over ``RESYNC_SPAN_S`` of ``now``, with no frame
+    of the old sequence in between, do. A reboot is the BOOT heartbeat's business
+    (``forget``).
     """
 
     max_delta: int = 3
     _last: dict[int, int] = field(default_factory=dict)
-    _candidate: dict[int, int] = field(default_factory=dict)
+    _runs: dict[int, _Run] = field(default_factory=dict)
+    _ghosts: dict[int, int] = field(default_factory=dict)  # last counter of a voided run
 
-    def check(self, frame_id: int, counter: int) -> CounterVerdict:
+    def check(self, frame_id: int, counter: int, now: float = 0.0) -> CounterVerdict:
         last = self._last.get(frame_id)
         if last is None:
             self._last[frame_id] = counter
             return CounterVerdict.FIRST
         delta = (counter - last) & 0x0F
+        run = self._runs.get(frame_id)
         if 1 <= delta <= self.max_delta:
             self._last[frame_id] = counter
-            self._candidate.pop(frame_id, None)
-            return CounterVerdict.OK
+            if run is None:
+                return CounterVerdict.OK
+            del self._runs[frame_id]  # the old sequence is alive: the run was someone else
+            self._ghosts[frame_id] = run.counter
+            if run.length >= 2 or run.live:
+                return CounterVerdict.CONFLICT
+            return CounterVerdict.STALE
         if delta == 0:
             return CounterVerdict.REPEATED
-        candidate = self._candidate.get(frame_id)
-        if candidate is not None and ((counter - candidate) & 0x0F) == 1:
-            self._last[frame_id] = counter
-            del self._candidate[frame_id]
-            return CounterVerdict.FIRST
-        self._candidate[frame_id] = counter
+        if run is not None and counter == (run.counter + 1) & 0x0F:
+            run.counter, run.length = counter, run.length + 1
+            if run.length >= RESYNC_RUN and now - run.started >= RESYNC_SPAN_S:
+                self._last[frame_id] = counter
+                del self._runs[frame_id]
+                return CounterVerdict.RESYNC
+            return CounterVerdict.JUMP
+        ghost = self._ghosts.get(frame_id)
+        live = ghost is not None and 1 <= (counter - ghost) & 0x0F <= self.max_delta
+        self._runs[frame_id] = _Run(counter, 1, now, live)
         return CounterVerdict.JUMP
 
     def forget(self, frame_id: int) -> None:
-        """Start afresh for an identifier (e.g. its module was seen rebooting)."""
+        """Start afresh for an identifier (its sender announced a new boot)."""
         self._last.pop(frame_id, None)
-        self._candidate.pop(frame_id, None)
+        self._runs.pop(frame_id, None)
+        self._ghosts.pop(frame_id, None)

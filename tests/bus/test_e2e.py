@@ -10,6 +10,7 @@ from cantools import autosar
 from workstation.dbc import load_database
 from workstation.e2e import CounterCheck, CounterVerdict, crc8, data_id, protect
 
+RESYNC, STALE, CONFLICT = CounterVerdict.RESYNC, CounterVerdict.STALE, CounterVerdict.CONFLICT
 OK, FIRST, REPEATED, JUMP = (CounterVerdict.OK, CounterVerdict.FIRST, CounterVerdict.REPEATED,
                              CounterVerdict.JUMP)
 FID = 0x301
@@ -160,20 +161,33 @@ def test_lost_frames_within_max_delta_are_accepted() -> None:
     assert feed(check, [0, 3, 6, 9, 12, 15, 2]) == [FIRST] + [OK] * 6
 
 
-def test_reboot_resynchronises_after_two_consecutive_frames() -> None:
+def timed(check: CounterCheck, counters: list[int], period_s: float = 0.25,
+          fid: int = FID) -> list[CounterVerdict]:
+    return [check.check(fid, c, i * period_s) for i, c in enumerate(counters)]
+
+
+def test_a_run_at_the_senders_period_resynchronises_after_a_jump() -> None:
     check = CounterCheck()
-    # a module at counter 9 reboots and starts again at 0: one frame lost, then back
-    assert feed(check, [7, 8, 9, 0, 1, 2, 3]) == [FIRST, OK, OK, JUMP, FIRST, OK, OK]
+    # a module at counter 9 restarts at 0 (its BOOT heartbeat unheard): 2 frames dropped
+    assert timed(check, [7, 8, 9, 0, 1, 2, 3]) == [FIRST, OK, OK, JUMP, JUMP, RESYNC, OK]
+
+
+def test_two_consecutive_frames_never_resynchronise() -> None:
+    """B1: two stale frames in order used to take the counter over."""
+    check = CounterCheck()
+    assert timed(check, [2, 10, 11, 12]) == [FIRST, JUMP, JUMP, RESYNC]
+    check = CounterCheck()
+    assert feed(check, [2, 10, 11, 12, 13]) == [FIRST] + [JUMP] * 4  # a burst: no time passed
 
 
 def test_resynchronisation_needs_consecutive_frames() -> None:
     check = CounterCheck()
-    assert feed(check, [2, 10, 12, 14, 15, 0]) == [FIRST, JUMP, JUMP, JUMP, FIRST, OK]
+    assert timed(check, [2, 10, 12, 14, 15, 0]) == [FIRST, JUMP, JUMP, JUMP, JUMP, RESYNC]
 
 
-def test_backwards_jump_then_resync() -> None:
+def test_old_sequence_going_on_voids_the_run() -> None:
     check = CounterCheck()
-    assert feed(check, [9, 10, 5, 6, 7]) == [FIRST, OK, JUMP, FIRST, OK]
+    assert timed(check, [9, 10, 5, 11, 6, 12]) == [FIRST, OK, JUMP, STALE, JUMP, CONFLICT]
 
 
 def test_stuck_sender_never_resynchronises() -> None:
