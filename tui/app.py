@@ -16,11 +16,11 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.events import Key
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from channels.controller import ChannelError
 from pumps.rack import PumpRack
 from tui.flash import FLASH_TICK_S, high_on, medium_on
+from tui.quit_notice import quit_consequence
 from tui.screens.dialogs import (
     ActionMenuScreen,
     ConfirmScreen,
@@ -30,6 +30,7 @@ from tui.screens.dialogs import (
 )
 from tui.widgets.alarm_banner import AlarmBanner, attach_banner, screen_banners
 from tui.widgets.channel_grid import ChannelGrid
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.station_header import StationHeader
 from workstation.alarms import AudioState, Priority
 from workstation.api import Workstation
@@ -99,7 +100,7 @@ class InfusionApp(App[None]):
         yield self.header
         yield self.banner
         yield self.grid
-        yield Footer(show_command_palette=False)
+        yield KeyFooter()  # whole keys only, and only those that work now
 
     def on_mount(self) -> None:
         self.ws.subscribe(self._on_notice)
@@ -177,8 +178,26 @@ class InfusionApp(App[None]):
             self.bell()
 
     # -- input -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While locked the footer lists only what works (Space, arrows, ?, unlock)."""
+        return not self.locked or action in ALLOWED_WHEN_LOCKED
+
+    def _refused_when_locked(self, event: Key) -> bool:
+        """A key of an action hidden while locked: say why nothing happens (never silent)."""
+        if not self.locked or self.screen is not self.screen_stack[0]:
+            return False
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.action not in ALLOWED_WHEN_LOCKED and \
+                    event.key in [k.strip() for k in binding.key.split(",")]:
+                self._allowed(binding.action)  # notifies how to unlock
+                event.stop()
+                return True
+        return False
+
     def on_key(self, event: Key) -> None:
         self.last_activity = time.monotonic()  # any key postpones the auto-lock
+        if self._refused_when_locked(event):
+            return
         char = event.character
         if char is None or not char.isalpha() or len(char) != 1 or self.screen is not \
                 self.screen_stack[0]:
@@ -246,6 +265,7 @@ class InfusionApp(App[None]):
         self.locked = locked
         self.header.locked = locked
         self.header.refresh()
+        self.refresh_bindings()  # the footer shows only what works now
         self.ws.supervisor.record_user_action(("keypad locked" if locked else "keypad unlocked")
                                               + why, user=self.user)
 
@@ -387,5 +407,6 @@ class InfusionApp(App[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.exit()
-        self.push_screen(ConfirmScreen("Quit the workstation?", "Pumps keep running their "
-                                       "programs, unsupervised, and will alarm."), confirmed)
+        self.push_screen(ConfirmScreen("Quit the workstation?", quit_consequence(
+            demo=bool(self.racks), running=[s.letter for s in self.ws.channels()
+                                            if s.state in ("INFUSING", "KVO")])), confirmed)
