@@ -43,6 +43,9 @@ def print_status(ws: Workstation, out: TextIO) -> None:
     print(f"--- {_clock()} {ws.config.name} bed {ws.config.bed} | {alarm} | {audio}", file=out)
     for snap in ws.channels():
         print(snap.status_line(), file=out)
+    monitor = ws.supervisor.bus_monitor  # B8: the bus's own figures, after the channels
+    for bus in monitor.health:
+        print(f"   bus {bus}: {monitor.line(bus)}", file=out)
     out.flush()
 
 

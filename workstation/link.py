@@ -60,6 +60,16 @@ def open_bus(settings: BusSettings,
         ) from exc
 
 
+def matches(filters: can.typechecking.CanFilters, msg: can.Message) -> bool:
+    """python-can's filter rule (``BusABC._matches_filters``) for data frames."""
+    for f in filters:
+        if "extended" in f and f["extended"] != msg.is_extended_id:
+            continue
+        if (f["can_id"] ^ msg.arbitration_id) & f["can_mask"] == 0:
+            return True
+    return False
+
+
 @dataclass
 class TxStats:
     frames: int = 0
@@ -73,6 +83,7 @@ class LinkStats:
     handler_errors: int = 0
     bus_failures: int = 0
     error_frames: int = 0  # CAN error frames the controller reported (never decoded)
+    filtered: int = 0  # frames outside the receive filters, where python-can filters
 
 
 class _Listener(can.Listener):
@@ -127,6 +138,7 @@ class CanLink:
         self._on_raw = on_raw
         self._on_error_frame = on_error_frame
         self.can_filters = can_filters
+        self._soft_filters: can.typechecking.CanFilters | None = None
         self._bus: can.BusABC | None = None
         self._notifier: can.Notifier | None = None
         self.failed = asyncio.Event()
@@ -136,7 +148,11 @@ class CanLink:
         return self._bus is not None
 
     async def open(self) -> None:
-        self._bus = open_bus(self.settings, self.can_filters)
+        # In the kernel where the interface can (socketcan: error frames pass by their own
+        # mask); elsewhere python-can would also drop error frames, so ``_receive`` filters.
+        kernel = self.settings.interface == "socketcan"
+        self._bus = open_bus(self.settings, self.can_filters if kernel else None)
+        self._soft_filters = None if kernel else self.can_filters
         loop = asyncio.get_running_loop()
         self._notifier = can.Notifier(self._bus, [_Listener(self, loop)], timeout=0.05,
                                       loop=loop)
@@ -208,6 +224,9 @@ class CanLink:
             self.stats.error_frames += 1
             if self._on_error_frame is not None:
                 self._on_error_frame(msg)
+            return
+        if self._soft_filters is not None and not matches(self._soft_filters, msg):
+            self.stats.filtered += 1
             return
         if self._on_raw is not None and self._on_raw(msg):
             return

@@ -182,6 +182,8 @@ class ProcessRig(Rig):
         self.pumps: dict[int, PumpProc] = {}
         self.ws: WsProc | None = None
         self.dead: list[Proc] = []  # killed processes, kept for their output
+        self.attackers: list[Proc] = []
+        self.extras: list[PumpProc] = []
 
     async def start_pumps(self, group: int) -> None:
         old = self.pumps.get(group)
@@ -222,12 +224,38 @@ class ProcessRig(Rig):
         return self.ws.lines if self.ws is not None else []
 
     def diagnostics(self) -> str:
-        procs: list[Proc] = [*self.dead, *self.pumps.values()]
+        procs: list[Proc] = [*self.dead, *self.extras, *self.attackers, *self.pumps.values()]
         if self.ws is not None:
             procs.append(self.ws)
         return "\n".join(p.tail(25) for p in procs)
 
+    # -- the attacker (tests/crossprocess/attacker.py, a process of its own) -----------------
+    def attacker(self, *args: str) -> Proc:
+        """Start one attacker action on this rig's bus; ``finish`` it for its JSON answer."""
+        proc = Proc([sys.executable, "-m", "tests.crossprocess.attacker", "-i", self.interface,
+                     "-c", self.channel, *args], name=f"attacker {args[0]}", stdin=False)
+        self.attackers.append(proc)
+        return proc
+
+    async def finish(self, proc: Proc, timeout: float = 60.0) -> dict[str, Any]:
+        await proc.wait_for('"ok": true', timeout=timeout)
+        answer: dict[str, Any] = json.loads(next(line for line in proc.lines
+                                                 if line.startswith("{")))
+        return answer
+
+    async def attack(self, *args: str, timeout: float = 60.0) -> dict[str, Any]:
+        return await self.finish(self.attacker(*args), timeout)
+
+    async def extra_pumps(self, chans: Sequence[Chan]) -> PumpProc:
+        """Another pump process (e.g. a second module on an existing node id, B4)."""
+        proc = PumpProc(chans, interface=self.interface, channel=self.channel)
+        self.extras.append(proc)
+        await proc.wait_for("pumps: nodes", timeout=30)
+        return proc
+
     async def close(self) -> None:
+        for extra in [*self.attackers, *self.extras]:
+            extra.stop(timeout=2)
         procs: list[Proc] = list(self.pumps.values())
         if self.ws is not None:
             procs.append(self.ws)

@@ -13,7 +13,8 @@ workstation is running. Every answer has ``"ok"``; a failed command has ``"error
     start A | pause A | stop A                                      acknowledged commands
     status                   {"channels": [ChannelSnapshot fields...]}
     alarms                   {"alarms": [{id, source, condition, priority, text, active...}]}
-    counters                 {"frame_errors": {kind: n}, "rx": {bus: {accepted, errors}}}
+    counters                 {"frame_errors": {kind: n}, "rx": {bus: {accepted, errors,
+                             error_frames}}, "bus": {bus: bus_monitor figures}}
     ack ID                   acknowledge an alarm
     quit                     answer, then stop like SIGTERM (the pumps keep running)
 
@@ -95,8 +96,10 @@ async def handle(ws: Workstation, line: str) -> dict[str, Any]:
             sup = ws.supervisor
             answer["frame_errors"] = dict(sup.frame_errors)
             answer["rx"] = {name: {"accepted": link.stats.rx.accepted,
-                                   "errors": dict(link.stats.rx.errors)}
+                                   "errors": dict(link.stats.rx.errors),
+                                   "error_frames": link.stats.error_frames}
                             for name, link in sup.links.items()}
+            answer["bus"] = sup.bus_monitor.figures()
         elif cmd == "ack" and len(args) == 1:
             ws.acknowledge(int(args[0]), user=USER)
         elif cmd == "quit":

@@ -168,6 +168,7 @@ async def test_a_filtered_rack_never_decodes_junk_and_still_hears_the_workstatio
         probe.send(Command(node=4, seq=9, command=CommandCode.NOP, program_id=0))
         assert (await probe.expect(CommandAck, lambda a: a.seq == 9, node=4)).accepted
         assert rack.link.stats.rx.errors.get("foreign", 0) == 0  # filtered before decoding
+        assert rack.link.stats.filtered >= 200
 
 
 def test_program_pages_from_a_conflict_are_not_cached_for_the_retry() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import can
@@ -20,6 +21,8 @@ from workstation.bus_health import (
 )
 from workstation.bus_monitor import BusMonitor, workstation_filters
 from workstation.eventlog import Event, EventKind
+from workstation.frames import Frame
+from workstation.link import BusSettings, CanLink
 
 STATUS_1 = 0x301  # 250 ms
 ALARM_1 = 0x081  # on event
@@ -139,3 +142,28 @@ def test_the_monitor_raises_conditions_and_logs_a_periodic_summary_with_the_coun
     assert summary[0].data["frame_errors"] == {"foreign": 7, "crc": 2}
     assert monitor.figures()["can0"]["babbling"] == {"0x301": 100.0}
     assert "babbling 0x301" in monitor.line("can0")
+
+
+async def test_a_filtered_link_drops_junk_but_passes_error_frames_to_the_monitor() -> None:
+    """python-can's own software filter would drop error frames too: the link filters."""
+    settings = BusSettings("virtual", "error-frames")
+    got: list[can.Message] = []
+    frames: list[Frame] = []
+    link = CanLink(settings, codec(), frames.append, on_error_frame=got.append,
+                   can_filters=workstation_filters(codec()))
+    sender = can.Bus(interface="virtual", channel="error-frames")
+    try:
+        await link.open()
+        sender.send(can.Message(arbitration_id=0x005, data=bytes(8), is_extended_id=False))
+        sender.send(can.Message(arbitration_id=ERR_BUSOFF, data=bytes(8), is_error_frame=True,
+                                is_extended_id=False))
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.02)
+        assert len(got) == 1 and got[0].arbitration_id == ERR_BUSOFF
+        assert link.stats.error_frames == 1 and link.stats.filtered == 1
+        assert link.stats.rx.errors.get("foreign", 0) == 0 and frames == []
+    finally:
+        await link.close()
+        sender.shutdown()
