@@ -108,7 +108,7 @@ async def test_program_fluid_by_rate_with_keys_and_noradrenaline_by_dose(ui: UiB
     assert "0.1 mcg/kg/min = 6.0 mL/h for 80 kg" in details
     assert "VTBI            50 mL" in details and "KVO at 0.5 mL/h" in details
     assert "300 mmHg" in details and "HIGH-ALERT" in text(rev)
-    assert "Peripheral L arm" in text(rev) and "4 mg / 50 mL (80 mcg/mL)" in text(rev)
+    assert ui.ws.channel("B").label in text(rev) and "4 mg / 50 mL (80 mcg/mL)" in text(rev)
     await ui.pilot.click("#confirm")
     await ui.until(lambda: ui.ws.channel("B").state == "INFUSING", what="B infusing")
     assert ui.module("B").firmware.state.name == "INFUSING"
