@@ -30,6 +30,8 @@ The table shows local time; CSV has UTC with microseconds and the event data as 
 examples:
   icu-ws log --since 2h --kind alarm --kind override
   icu-ws log --channel A --grep heparin --limit 0
+  icu-ws log --user rn-jones --since 8h
+  icu-ws log --grep "hard limit" --since 1w
   icu-ws log --since 2024-05-01T00:00 --until 2024-05-02T00:00 --csv day.csv
 """
 
@@ -52,6 +54,8 @@ def add_parser(sub: Any) -> None:
                    + ", ".join(k.value for k in EventKind))
     p.add_argument("--since", metavar="WHEN", help="from this time on (ISO-8601 or age: 2h)")
     p.add_argument("--until", metavar="WHEN", help="before this time (ISO-8601 or age: 30m)")
+    p.add_argument("--user", metavar="NAME",
+                   help="only events done by this user (as logged at unlock, e.g. rn-jones)")
     p.add_argument("--grep", metavar="TEXT",
                    help="only events whose message or data contains TEXT (any case)")
     p.add_argument("--limit", type=int, default=None, metavar="N",
@@ -120,7 +124,10 @@ def _run(args: argparse.Namespace) -> int:
         # Newest first from the database so a limit keeps the most recent events, like tail.
         rows = log.query(since=since, until=until, channel=args.channel,
                          kinds=[EventKind(k) for k in args.kind] if args.kind else None,
-                         text=args.grep or None, limit=limit or None, newest_first=True)
+                         text=args.grep or None, newest_first=True,
+                         limit=None if args.user else (limit or None))
+    if args.user:  # the user column, exactly (not a substring of messages)
+        rows = [r for r in rows if r.user == args.user][:limit or None]
     if not args.newest_first:
         rows.reverse()
     if args.csv:

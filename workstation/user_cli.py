@@ -10,7 +10,7 @@ from typing import Any
 
 from workstation.config import load_config
 from workstation.errors import ConfigError
-from workstation.users import Role, UserError, UserStore, check_pin
+from workstation.users import Role, UserError, UserStore, check_name, check_pin
 
 HELP = "add, list or remove the users who unlock the workstation (PINs stored hashed)"
 EPILOG = """\
@@ -30,18 +30,19 @@ examples:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("user", help=HELP, description=HELP + ".", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
-                   help="workstation config whose [ui] users_file to use")
-    p.add_argument("--users-file", type=Path, default=None, metavar="FILE",
-                   help="the users file itself (overrides --config)")
+    where = argparse.ArgumentParser(add_help=False)  # after the action, as people type it
+    where.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
+                       help="workstation config whose [ui] users_file to use")
+    where.add_argument("--users-file", type=Path, default=None, metavar="FILE",
+                       help="the users file itself (overrides --config)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = actions.add_parser("add", help="add a user; asks for the PIN twice")
+    a = actions.add_parser("add", help="add a user; asks for the PIN twice", parents=[where])
     a.add_argument("name", help="user name, e.g. rn-jones (lower case)")
     a.add_argument("--role", required=True, choices=[r.value for r in Role])
     a.add_argument("--pin-file", type=Path, default=None, metavar="FILE",
                    help="read the PIN from the first line of FILE instead of asking")
-    actions.add_parser("list", help="list users and roles (never PINs)")
-    r = actions.add_parser("remove", help="remove a user")
+    actions.add_parser("list", help="list users and roles (never PINs)", parents=[where])
+    r = actions.add_parser("remove", help="remove a user", parents=[where])
     r.add_argument("name")
     p.set_defaults(handler=run)
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         store = UserStore(users_path(args))
         if args.action == "add":
+            check_name(args.name)  # before asking for a PIN
             pin = _read_pin(args)
             user = store.add(args.name, Role(args.role), pin)
             print(f"added {user.name} ({user.role.value}) to {store.path}")

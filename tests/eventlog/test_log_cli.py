@@ -223,3 +223,12 @@ def test_csv_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path) -> None
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_user_filter_shows_one_users_actions(capsys: pytest.CaptureFixture[str],
+                                             db: Path) -> None:
+    code, out, _ = cli(capsys, "--db", str(db), "--user", "nurse1")
+    assert code == 0
+    assert messages(out) == ["start heparin 2 mL/h", "alarm acknowledged"]
+    code, out, _ = cli(capsys, "--db", str(db), "--user", "nurse1", "--limit", "1")
+    assert messages(out) == ["alarm acknowledged"]

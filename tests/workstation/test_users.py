@@ -97,7 +97,7 @@ def test_user_cli_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[
     def cli(*argv: str) -> int:
         from workstation.cli import build_parser
         args: argparse.Namespace = build_parser().parse_args(
-            ["user", "--users-file", str(users), *argv])
+            ["user", *argv, "--users-file", str(users)])
         return user_run(args)
 
     assert cli("add", "rn-jones", "--role", "nurse", "--pin-file", str(pin_file)) == 0
