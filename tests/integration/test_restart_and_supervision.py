@@ -61,7 +61,7 @@ async def test_over_infusion_from_a_calibration_fault(bench_factory: Callable[..
         # +15 % motor error on a set that runs 1 % low: ~114 % of the programmed volume.
         ratio = ws.supervisor.controllers["A"].supervisor.ratio
         assert ratio is not None and 1.12 < ratio < 1.17
-        assert re.search(r"\(11[2-7]% of the programmed volume over 15 min\)", alarm.text)
+        assert re.search(r"\(11[2-7]% of the programmed volume over \d+ min\)", alarm.text)
         assert b.alarm("B", "OVER_INFUSION") is None
     finally:
         await b.close()
