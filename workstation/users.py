@@ -23,7 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from workstation.errors import ConfigError, InfusionError
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+# A name starts with a letter, so a PIN typed into the name field is never a name (and the
+# log of a refused unlock never shows it).
+NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 PIN = re.compile(r"^[0-9]{4,12}$")
 FORMAT_VERSION = 1
 
@@ -53,7 +55,7 @@ class User:
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name):
         raise UserError(f"user name {name!r}: use 2-32 lower-case letters, digits, '.', '_' or "
-                        "'-', starting with a letter or digit (e.g. rn-jones)")
+                        "'-', starting with a letter (e.g. rn-jones)")
     return name
 
 

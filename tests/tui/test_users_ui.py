@@ -78,3 +78,13 @@ def test_demo_creates_its_first_user_and_says_its_pin(tmp_path: Path) -> None:
     assert DEMO_USER in note and DEMO_PIN in note
     assert UserStore(path).verify(DEMO_USER, DEMO_PIN) is not None
     assert ensure_demo_user(path) == note  # the second start finds it
+
+
+async def test_a_pin_typed_as_the_user_name_never_reaches_the_log(ui: UiBench,
+                                                                  tmp_path: Path) -> None:
+    with_user(ui, tmp_path)
+    await ui.pilot.press("ctrl+k", "ctrl+k", *PIN, "enter", *PIN, "enter")
+    assert ui.app.locked
+    refused = ui.ws.event_log.query(text="unlock refused")
+    assert len(refused) == 1 and PIN not in refused[0].message
+    assert "not a user name" in refused[0].message

@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 from tui.widgets.inputs import SpaceSafeInput
 from workstation.errors import InfusionError
 from workstation.login_guard import LoginGuard, Verdict
-from workstation.users import User, UserStore
+from workstation.users import NAME, User, UserStore
 
 ACTIONS = [("program", "1 Program"), ("start", "2 Start"), ("pause", "3 Pause"),
            ("stop", "4 Stop"), ("titrate", "5 Titrate"), ("bolus", "6 Bolus"),
@@ -129,7 +129,9 @@ class PinScreen(ModalScreen[User | None]):
             self.dismiss(user)
             return
         outcome = self.guard.failed(name, now)
-        self.record(f"unlock refused for user name {name!r}: wrong user or PIN "
+        # A PIN typed into the name field is not a name: never write it to the log.
+        shown = repr(name) if NAME.fullmatch(name) else "(not a user name)"
+        self.record(f"unlock refused for user name {shown}: wrong user or PIN "
                     f"(failure {outcome.failures} of {limit})"
                     + (f"; locked out for {outcome.wait_s:g} s"
                        if outcome.verdict is Verdict.LOCKED_OUT else ""))
