@@ -14,7 +14,7 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.events import Key
+from textual.events import Event, Key, MouseDown
 from textual.screen import Screen
 
 from channels.controller import ChannelError
@@ -194,8 +194,14 @@ class InfusionApp(App[None]):
                 return True
         return False
 
+    async def on_event(self, event: Event) -> None:
+        # Any key or click postpones the auto-lock, also those a dialog's field consumes
+        # (typing a long form is activity): seen here, before the focused widget gets it.
+        if isinstance(event, Key | MouseDown):
+            self.last_activity = time.monotonic()
+        await super().on_event(event)
+
     def on_key(self, event: Key) -> None:
-        self.last_activity = time.monotonic()  # any key postpones the auto-lock
         if self._refused_when_locked(event):
             return
         char = event.character

@@ -88,3 +88,12 @@ async def test_a_pin_typed_as_the_user_name_never_reaches_the_log(ui: UiBench,
     refused = ui.ws.event_log.query(text="unlock refused")
     assert len(refused) == 1 and PIN not in refused[0].message
     assert "not a user name" in refused[0].message
+
+
+async def test_typing_in_a_dialog_field_postpones_the_auto_lock(ui: UiBench) -> None:
+    await ui.pilot.press("ctrl+o", "slash")  # the event log's filter field
+    ui.app.last_activity = 0.0
+    await ui.pilot.press("x")
+    assert ui.app.last_activity > 0
+    ui.app.repaint()
+    assert not ui.app.locked
