@@ -79,7 +79,7 @@ class Rig:
         self._boot_until: dict[int, float] = {}
         self._silent_until: dict[int, float] = {}
         self.pump_encoder = FrameEncoder(self.codec)
-        self.pump_decoder = FrameDecoder(self.codec)
+        self.pump_decoder = FrameDecoder(self.codec, clock=self.clock)
         self.faults = WireFaults()
         self.to_pumps: deque[can.Message] = deque()
         self.to_ws: deque[can.Message] = deque()
@@ -110,7 +110,7 @@ class Rig:
             self._observe_loads(controller)
         self.ws, self.station = ws, station
         self.ws_encoder = FrameEncoder(self.codec)
-        self.ws_decoder = FrameDecoder(self.codec)
+        self.ws_decoder = FrameDecoder(self.codec, clock=self.clock)
         self._ws_beat_state = WorkstationState.BOOT
         self._next_ws_beat = self.t
         self._next_station_tick = self.t + STATION_TICK_S

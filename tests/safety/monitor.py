@@ -31,6 +31,10 @@ VOLUME_REL_TOL = 0.05
 VOLUME_ABS_TOL_ML = 0.1
 RATE_TOL_ML_H = 0.05
 SYSTEM_DELAY_S = 5.0
+# Alarms the station raises when code failed (it catches the exception and goes on) or when a
+# frame could not be encoded: each is a defect upstream, never a patient condition.
+INTERNAL_FAULTS = frozenset({"CHANNEL_FAULT", "COMMAND_NOT_SENT", "TASK_FAILED",
+                             "RECEIVE_FAILED"})
 VIEW_GRACE_S = 3.0  # command retries: 0.5 s x 4 tries, then the status that follows
 
 
@@ -302,6 +306,11 @@ class Monitor:
         if station is None:
             return
         now = self.rig.t
+        for alarm in station.alarms.active():
+            if alarm.key.condition in INTERNAL_FAULTS:  # invariant 6, now caught and alarmed
+                self.fail(alarm.key.source, f"internal failure alarmed: {alarm.key.condition} "
+                                            f"({alarm.text}): an exception or a frame the bus "
+                                            "cannot carry, caught by the station")
         pause = self.rig.config.alarms.audio_pause_s
         for alarm in station.alarms.active():
             if alarm.priority is Priority.HIGH and alarm.active and alarm.acknowledged and \

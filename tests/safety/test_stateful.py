@@ -16,7 +16,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from .machine import SafetyMachine
 
-CI_EXAMPLES = 30
+CI_EXAMPLES = 20
 CI_STEPS = 40
 
 TestSafety = SafetyMachine.TestCase
