@@ -349,3 +349,22 @@ async def test_central_only_drug_on_a_peripheral_channel_needs_a_tick_on_review(
     await ui.until(lambda: isinstance(ui.app.screen, ReviewScreen), what="review")
     messages = ui.app.screen.query_one(Confirmations).messages
     assert any(label in m and "central" in m for m in messages), messages
+
+
+async def test_a_hard_limit_attempt_on_titration_is_logged_too(ui: UiBench) -> None:
+    from tui.screens.titrate import TitrateScreen
+
+    await ui.ws.program("B", InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50))
+    await ui.ws.start("B")
+    await ui.until(lambda: ui.ws.channel("B").state == "INFUSING", what="B infusing")
+    ui.app.user = "rn-jones"
+    await ui.pilot.press("b", "5")
+    await ui.until(lambda: isinstance(ui.app.screen, TitrateScreen), what="titrate screen")
+    dose = ui.app.screen.query_one("#dose", Input)
+    dose.value = "3"  # 0.3 keyed as 3: above the hard maximum (1 mcg/kg/min)
+    await ui.pilot.pause()
+    dose.focus()
+    await ui.pilot.press("enter")
+    rows = ui.ws.event_log.query(channel="B", text="hard limit")
+    assert len(rows) == 1 and rows[0].user == "rn-jones"
+    assert "dose 3 mcg/kg/min" in rows[0].message
