@@ -27,8 +27,8 @@ from channels.controller import ChannelController, ChannelError
 from channels.druglib import CareArea, DrugLibrary, load_drug_library
 from channels.duplicate_pairs import ConfirmedPairs
 from channels.effects import Effects
-from channels.patient_weight import PatientWeight
 from channels.line_advisory import line_checks
+from channels.patient_weight import PatientWeight
 from channels.plan import Plan, PlanKind
 from channels.planning import (
     BolusOrder,
