@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from channels import quantities
 from channels.controller import ChannelController
 from channels.druglib import fmt
 from workstation.alarms import Alarm
@@ -59,20 +60,20 @@ class ChannelSnapshot:
 
     @property
     def dose_text(self) -> str:
-        """The dose as a nurse writes it (3 significant figures, never 1e+03)."""
-        if self.dose is None or self.dose_unit == "mL/h":
-            return "-"
-        return f"{fmt(float(f'{self.dose:.3g}'))} {self.dose_unit}"
+        """The dose as a nurse writes it, by the one rule (channels.quantities.dose)."""
+        return quantities.dose(self.dose, self.dose_unit) or "-"
 
     def status_line(self) -> str:
         """One readable line for headless output."""
-        vol = "-" if self.volume_infused_ml is None else f"{self.volume_infused_ml:.1f}"
-        vtbi = "-" if self.vtbi_ml is None else f"{self.vtbi_ml:g}"
+        # The volume still to infuse: after a titration the module counts a new program (its
+        # VTBI is what was left), so 'infused/VTBI' would mix two programs.
+        vol = "-" if self.volume_remaining_ml is None else \
+            quantities.volume(self.volume_remaining_ml) + " left"
         left = "" if self.time_remaining_min is None else f" {self.time_remaining_min} min left"
         press = "-" if self.pressure_mmhg is None else str(self.pressure_mmhg)
         alarm = f"  {self.alarm_marker} {self.alarm_text}" if self.alarm_text else ""
         return (f"{self.letter:>2} {self.label[:16]:<16} {self.state:<10} {self.drug[:20]:<20} "
-                f"{self.dose_text:>18} {self.rate_ml_h:7.1f} mL/h  {vol:>7}/{vtbi} mL{left}  "
+                f"{self.dose_text:>18} {quantities.rate(self.rate_ml_h):>10}  {vol:>12}{left}  "
                 f"{press} mmHg{alarm}")
 
 

@@ -12,11 +12,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Input, Label, Static
 
+from channels import quantities
 from channels.druglib import BolusLimits, fmt
 from channels.plan import Plan
 from channels.planning import BolusOrder, PlanCheck
 from tui.screens import form_parts as fp
-from tui.screens.form_parts import Confirmations, FormScreen, form_row
+from tui.screens.form_parts import Confirmations, FormScreen, form_row, num
 from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 
@@ -114,7 +115,7 @@ class BolusScreen(FormScreen):
         else:
             result.update(Content.from_markup("$what = [reverse] $volume [/] at $rate, over "
                                               "about $time", what=self._what(plan),
-                                              volume=f"{fmt(plan.vtbi_ml)} mL",
+                                              volume=quantities.volume(plan.vtbi_ml),
                                               rate=fp.rate_text(plan.rate_ml_h),
                                               time=fp.duration_text(plan.vtbi_ml,
                                                                     plan.rate_ml_h)))
@@ -129,9 +130,9 @@ class BolusScreen(FormScreen):
         bolus, weight = self.drug.bolus if self.drug else None, plan.weight_kg
         if plan.dose is None or bolus is None or self.unit == "mL":
             return "Bolus"
-        total = f" ({fmt(plan.dose * weight)} {bolus.dose_unit.amount} for {fmt(weight)} kg)" \
+        total = f" ({num(plan.dose * weight)} {bolus.dose_unit.amount} for {fmt(weight)} kg)" \
             if bolus.dose_unit.per_kg and weight else ""
-        return f"Bolus {fmt(plan.dose)} {plan.dose_unit}{total}"
+        return f"Bolus {num(plan.dose)} {plan.dose_unit}{total}"
 
     def action_confirm(self) -> None:
         running, check, order = self.running, self.check, self.order
@@ -149,7 +150,7 @@ class BolusScreen(FormScreen):
         async def call() -> Plan:
             return await ws.bolus(letter, order, confirm=check.needs_confirmation, user=user)
 
-        self.send(call, f"Sending the bolus ({fmt(volume)} mL) to channel {letter}… "
+        self.send(call, f"Sending the bolus ({quantities.volume(volume)}) to channel {letter}… "
                   "verifying read-back",
-                  lambda p: f"Channel {letter}: bolus of {fmt(p.vtbi_ml)} mL at "
+                  lambda p: f"Channel {letter}: bolus of {quantities.volume(p.vtbi_ml)} at "
                             f"{fp.rate_text(p.rate_ml_h)} started")

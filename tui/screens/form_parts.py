@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Digits, Input, Label, RadioButton, Static
 
+from channels import quantities
 from channels.controller import ChannelError
 from channels.druglib import Drug, fmt
 from channels.limits import LimitCheck, Verdict
@@ -48,19 +49,17 @@ def parse_number(text: str) -> float | None:
 
 
 def rate_text(rate_ml_h: float) -> str:
-    """Rates always at the pump's 0.1 mL/h step: '6.0 mL/h', never '6 mL/h' next to '6.05'."""
-    return f"{rate_ml_h:.1f} mL/h"
+    """'6.0 mL/h', '125 mL/h': the one rule for rates (channels.quantities)."""
+    return quantities.rate(rate_ml_h)
 
 
 def num(value: float) -> str:
-    """3 significant figures, as the channel cards show doses."""
-    return fmt(float(f"{value:.3g}"))
+    """A dose number by the one rule (3 significant figures), as the cards show doses."""
+    return quantities.dose_number(value)
 
 
 def dose_text(dose: float | None, unit: str) -> str:
-    if dose is None or unit == "mL/h":
-        return ""
-    return f"{num(dose)} {unit}"
+    return quantities.dose(dose, unit)
 
 
 def pair(old: float, new: float) -> tuple[str, str]:
@@ -96,7 +95,7 @@ def plan_details(plan: Plan) -> str:
     """The review's plain-text lines: every number with its unit."""
     weight = f" for {fmt(plan.weight_kg)} kg" if plan.weight_kg else ""
     lines = [f"Dose and rate   {rate_and_dose(plan)}{weight}",
-             f"VTBI            {fmt(plan.vtbi_ml)} mL (about "
+             f"VTBI            {quantities.volume(plan.vtbi_ml)} (about "
              f"{duration_text(plan.vtbi_ml, plan.rate_ml_h)})"]
     if plan.kind is PlanKind.SECONDARY:
         lines.append("When done       back to the primary"
@@ -124,7 +123,7 @@ def live_result(plan: Plan | None, *, by_dose: bool, typed: float | None) -> Con
     if dose and by_dose and typed is not None and num(typed) != num(plan.dose or 0):
         line += Content(f"  (pump steps of 0.1 mL/h deliver {dose})")
     runs = duration_text(plan.vtbi_ml, plan.rate_ml_h)
-    return line + Content(f"\nVTBI {fmt(plan.vtbi_ml)} mL at {rate}: about {runs}")
+    return line + Content(f"\nVTBI {quantities.volume(plan.vtbi_ml)} at {rate}: about {runs}")
 
 
 def big_numbers(plan: Plan) -> Horizontal:
@@ -132,7 +131,7 @@ def big_numbers(plan: Plan) -> Horizontal:
     parts: list[Widget] = []
     if dose_text(plan.dose, plan.dose_unit) and plan.dose is not None:
         parts += [Digits(num(plan.dose)), Label(f"{plan.dose_unit}  =")]
-    parts += [Digits(f"{plan.rate_ml_h:.1f}"), Label("mL/h")]
+    parts += [Digits(quantities.tenths(plan.rate_ml_h)), Label("mL/h")]
     return Horizontal(*parts, classes="review-big")
 
 

@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Input, Label, Static
 
+from channels import quantities
 from channels.controller import ChannelError
 from channels.druglib import fmt
 from channels.plan import Plan
@@ -118,7 +119,7 @@ class TitrateScreen(FormScreen):
         if plan is None:
             result.update(Content.from_markup("[dim]New: … (type the new value)[/]"))
         else:
-            text = f"{running.rate_ml_h:.1f} → {fp.rate_text(plan.rate_ml_h)}"
+            text = f"{quantities.tenths(running.rate_ml_h)} → {fp.rate_text(plan.rate_ml_h)}"
             if self.by_dose and running.dose is not None and plan.dose is not None:
                 old, new = fp.pair(running.dose, plan.dose)
                 text = f"{old} → {new} {plan.dose_unit} = {text}"

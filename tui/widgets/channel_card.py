@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from channels import quantities
 from workstation.snapshot import ChannelSnapshot
 
 CARD_HEIGHT = 5
@@ -30,11 +31,8 @@ def spark(values: tuple[int, ...], top: float) -> str:
                    for v in values[-8:])
 
 
-def _minutes(total: int | None) -> str:
-    if total is None:
-        return "--"
-    hours, minutes = divmod(total, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes} min"
+def _fits(text: str, width: int) -> bool:
+    return Text(text).cell_len <= width
 
 
 def _line(*parts: tuple[str, str] | str, width: int, right: tuple[str, str] | None = None
@@ -48,9 +46,56 @@ def _line(*parts: tuple[str, str] | str, width: int, right: tuple[str, str] | No
     return text
 
 
+def _whole(parts: list[tuple[str, str]], width: int) -> Text:
+    """Parts in order of importance, each kept whole or left out: never cut mid-word."""
+    text = Text(no_wrap=True)
+    for part, style in parts:
+        if text.cell_len + Text(part).cell_len <= width:
+            text.append(part, style=style)
+        else:
+            break
+    return text
+
+
+def _wrap(text: str, width: int, lines: int) -> list[str]:
+    """Words over at most ``lines`` lines of ``width``; only the very last may be cut."""
+    out = [""]
+    for word in text.split():
+        candidate = f"{out[-1]} {word}" if out[-1] else word
+        if _fits(candidate, width) or not out[-1]:
+            out[-1] = candidate
+        elif len(out) < lines:
+            out.append(word)
+        else:
+            out[-1] = candidate  # no more room: the last line is cut by _line
+    return out
+
+
+def _rate_parts(snap: ChannelSnapshot) -> list[tuple[str, str]]:
+    """Dose and mL/h; during a bolus the bolus rate as a bolus, with the basal dose and rate."""
+    rate = quantities.rate(snap.rate_ml_h)
+    dose = "" if snap.dose_text == "-" else snap.dose_text
+    basal = snap.programmed_rate_ml_h
+    if snap.mode == "BOLUS":
+        parts = [(f"BOLUS {rate}", "bold reverse")]
+        if basal is not None:
+            parts += [(f"  basal {dose}" if dose else "  basal", ""),
+                      (f" {quantities.rate(basal)}", "")]
+        return parts
+    parts = [(dose, "bold"), ("  ", "")] if dose else []
+    parts.append((rate, "bold"))
+    if basal is not None and abs(basal - snap.rate_ml_h) >= 0.05 and snap.state == "INFUSING":
+        parts.append((f" (set {quantities.tenths(basal)})", "yellow"))
+    return parts
+
+
 def render_card(snap: ChannelSnapshot, width: int, *, selected: bool = False,
                 flash_on: bool = True) -> Text:
-    """Five lines; the letter column is three cells wide and coloured by state."""
+    """Five lines; the letter column is three cells wide and coloured by state.
+
+    What a nurse must read is never cut: drug, concentration, dose, mL/h, alarm. When a card is
+    narrow the concentration moves to the details line (or to the label's place), a long alarm
+    takes two lines, and the label, pressure trend and time left give way first."""
     state_style = STATE_STYLE.get(snap.state, "bold")
     letter_style = f"reverse bold {'yellow' if selected else state_style.split()[-1]}"
     body = max(width - 4, 10)
@@ -60,33 +105,51 @@ def render_card(snap: ChannelSnapshot, width: int, *, selected: bool = False,
     drug = snap.drug or ("no infusion" if snap.online else "")
     if snap.high_alert and snap.drug:
         drug = "⚠ " + drug
-    dose: tuple[str, str] = (snap.dose_text, "bold") if snap.dose_text != "-" else ("", "")
-    rate = (f"{snap.rate_ml_h:.1f} mL/h", "bold")
-    vol = "--" if snap.volume_infused_ml is None else f"{snap.volume_infused_ml:.1f}"
-    vtbi = "--" if snap.vtbi_ml is None else f"{snap.vtbi_ml:g}"
-    pressure = "--" if snap.pressure_mmhg is None else f"{snap.pressure_mmhg}"
-    lines = [
-        _line((snap.label or f"slot {snap.slot}", "bold"), width=body, right=(state, state_style)),
-        _line((drug, "bold" if snap.drug else "dim"), "  ", (snap.concentration, "dim"),
-              width=body),
-        _line(dose, "  " if dose[0] else "", rate,
-              ("" if snap.programmed_rate_ml_h is None or
-               abs(snap.programmed_rate_ml_h - snap.rate_ml_h) < 0.05 or snap.state != "INFUSING"
-               else f" (set {snap.programmed_rate_ml_h:g})", "yellow"),
-              (f"  {snap.weight_text}" if snap.weight_text else "", ""), width=body),
-        _line(f"{vol}/{vtbi} mL  {_minutes(snap.time_remaining_min)}  ", (f"{pressure} mmHg ",
-              ""), (spark(snap.pressure_trend, 300), "magenta"), width=body),
-    ]
+    conc = snap.concentration
+    conc_moves = bool(conc) and not _fits(f"{drug}  {conc}", body)
+    alarm: list[str] = []
     if snap.alarm_text:
-        style = ALARM_STYLE.get(snap.alarm_marker, "bold")
-        if not flash_on and snap.alarm_marker in ("***", "**"):
-            style = "bold red" if snap.alarm_marker == "***" else "bold yellow"
-        lines.append(_line((f"{snap.alarm_marker} {snap.alarm_text}", style), width=body))
-    elif snap.notes and snap.drug:
-        # The drug's advisory ("central line only") where the alarm goes when there is none.
-        lines.append(_line((f"ⓘ {snap.notes}", "italic"), width=body))
+        alarm = _wrap(f"{snap.alarm_marker} {snap.alarm_text}", body, 2)
+    left = "-- mL left" if snap.volume_remaining_ml is None or not snap.drug else \
+        f"{quantities.volume(snap.volume_remaining_ml)} left"
+    running = snap.state in ("INFUSING", "KVO")
+    details: list[tuple[str, str]] = [(left, ""), (
+        f"  {quantities.minutes(snap.time_remaining_min, running=running)}", "")]
+    if snap.pressure_mmhg is not None:
+        details += [(f"  {snap.pressure_mmhg} mmHg ", ""),
+                    (spark(snap.pressure_trend, 300), "magenta")]
+    label = (snap.label or f"slot {snap.slot}", "bold")
+    if conc_moves and len(alarm) < 2:
+        details = [(conc, "dim"), ("  ", ""), *details]
+    elif conc_moves:
+        label = (conc, "dim")  # the label gives way to the concentration and the alarm
+    line2: list[tuple[str, str] | str] = [(drug, "bold" if snap.drug else "dim")]
+    if not conc_moves:
+        line2 += ["  ", (conc, "dim")]
+    top = _line(label, width=body, right=(state, state_style))
+    if label[0] == conc and not _fits(f"{conc} {state}", body):
+        top = _line(label, width=body)  # the alarm lines below say what the state is
+    lines = [
+        top,
+        _line(*line2, width=body),
+        # The weight a weight-based dose is stated for, after the rate (H10).
+        _whole([*_rate_parts(snap), (f"  {snap.weight_text}" if snap.weight_text else "", "")],
+               body),
+    ]
+    style = ALARM_STYLE.get(snap.alarm_marker, "bold")
+    if not flash_on and snap.alarm_marker in ("***", "**"):
+        style = "bold red" if snap.alarm_marker == "***" else "bold yellow"
+    if len(alarm) == 2:
+        lines += [_line((alarm[0], style), width=body), _line((alarm[1], style), width=body)]
     else:
-        lines.append(Text(""))
+        lines.append(_whole(details, body))
+        if alarm:
+            lines.append(_line((alarm[0], style), width=body))
+        elif snap.notes and snap.drug:
+            # The drug's advisory ("central line only") where the alarm goes when there is none.
+            lines.append(_line((f"ⓘ {snap.notes}", "italic"), width=body))
+        else:
+            lines.append(Text(""))
     out = Text(no_wrap=True, overflow="ellipsis")
     for i, line in enumerate(lines):
         letter = f" {snap.letter:<2}" if i == 1 else "   "
