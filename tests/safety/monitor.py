@@ -288,8 +288,9 @@ class Monitor:
         if page is None or plan is None:
             return None  # invariant 2 reports a program nobody confirmed
         unknown = snap.drug in ("", "Unknown (adopted)") or snap.programmed_rate_ml_h is None
-        if unknown and self._alarms(letter):
-            return None  # it shows that it does not know (e.g. a deaf module), and alarms
+        unaskable = module.deaf or rig.wire_disturbed(letter, within_s=VIEW_GRACE_S)
+        if unknown and unaskable and self._alarms(letter):
+            return None  # it cannot read the program back, shows it does not know, alarms
         if snap.drug != plan.drug_name:
             return f"drug {snap.drug!r}, the pump runs {plan.drug_name!r} ({fw.mode.name})"
         if snap.programmed_rate_ml_h is None or \

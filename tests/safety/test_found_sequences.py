@@ -8,6 +8,8 @@ and the mark must go.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from channels.planning import InfusionOrder
@@ -105,4 +107,44 @@ def test_h5_an_acknowledged_high_alarm_that_persists_sounds_again(machine: Safet
     assert high, [str(a.key) for a in machine.ws.active_alarms()]
     machine.acknowledge(index=machine.ws.active_alarms().index(high[0]))
     machine.wait_long(seconds=180.0)
+    machine.safe()
+
+
+# -- sequences from issues 9 and 14, replayed: the invariants catch each on e2757c8 ------------
+
+def test_h1_a_secondary_after_kvo_never_returns_to_the_full_primary_rate(
+        machine: SafetyMachine) -> None:
+    # Caught on e2757c8: "over-infusion: 15.937 mL delivered, 15.082 mL authorised".
+    _infusing(machine, "A", rate_ml_h=120.0, vtbi_ml=10.0)
+    machine.wait_long(seconds=600.0)  # VTBI done: KVO
+    order = InfusionOrder(drug_id="basic-infusion", concentration=fitting(machine, "A"),
+                          rate_ml_h=100.0, vtbi_ml=5.0)
+    machine.nurse("secondary A", lambda ws: ws.secondary("A", order, confirm=True, user="rn"))
+    machine.wait_long(seconds=600.0)
+    machine.wait_long(seconds=600.0)
+    machine.safe()
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])
+def test_h14_a_reboot_while_infusing_is_alarmed(machine: SafetyMachine, letter: str) -> None:
+    # Caught on e2757c8: "silent stop: pump PROGRAMMED for 5.2 s (the nurse started it)".
+    _infusing(machine, letter)
+    machine.pump_fault(letter=letter, fault="reboot")
+    machine.wait_medium(seconds=10.0)
+    machine.safe()
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("letter", ["A", "B"])
+def test_h16_lost_acknowledgements_never_leave_the_view_empty(machine: SafetyMachine,
+                                                             letter: str, seed: int) -> None:
+    # Caught on e2757c8 (wire seeds 1 and 3): "the workstation shows drug '', the pump runs
+    # 'Basic infusion (no drug)' (PRIMARY) for 3.2 s" after a start whose acks were corrupted.
+    machine.rig.rng = random.Random(seed)
+    order = InfusionOrder(drug_id="basic-infusion", concentration=fitting(machine, letter),
+                          rate_ml_h=120.0, vtbi_ml=50.0)
+    assert machine.program_order(letter, order, then_start=False), machine.steps
+    machine.wire_fault(letter=letter, kind="corrupt", p=0.7, seconds=5.0)
+    machine.start(letter)
+    machine.wait_medium(seconds=20.0)
     machine.safe()
