@@ -132,3 +132,97 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
         term.forget_socket()
         for pid in demo_pids(str(log)):  # only ours: the command line holds our unique log
             os.kill(pid, signal.SIGKILL)
+
+
+# -- issue 12: what a nurse sees at the smallest and the largest supported size ---------------
+def banner_row(screen: str) -> str:
+    lines = screen.splitlines()
+    return lines[1] if len(lines) > 1 else ""
+
+
+def key_line(screen: str) -> str:
+    lines = [line for line in screen.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+FOOTER_WORDS = {"space", "Audio", "pause", "⏎", "Actions", "f2", "Program", "f3", "Start", "f4",
+                "Pause", "f5", "Stop", "f9", "Acknowledge", "^k", "Lock", "Unlock", "?", "Help"}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_nurse_view_at_supported_sizes(tmp_path: Path, size: tuple[int, int]) -> None:
+    """A HIGH alarm on A stays on row 1 over the program form, its review and the simulator;
+    Back from the review leaves the cursor on the field (the next Enter reviews again); the key
+    line is never cut mid-word and, locked, lists only what works; channels below the fold are
+    counted with the alarming one named; the quit question says the demo's pumps stop."""
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not on PATH (scripts/test.sh installs it)")
+    width, height = size
+    name = f"icu-nurse-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    log = tmp_path / f"{name}.db"
+    term = Terminal(tmux, name)
+    marker = f'{EXITED[:7]}""{EXITED[7:]}'
+    command = (f"{shlex.quote(sys.executable)} -m workstation.cli demo --channels 12 --speed 30 "
+               f"--no-bell --event-log {shlex.quote(str(log))}; echo {marker}$?")
+    try:
+        term.run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), "-c",
+                 str(ROOT))
+        term.keys(command, "Enter")
+        term.wait("channel cards and INFUSING", all_cards, timeout=40)
+        screen = term.screen()
+        assert all(w in FOOTER_WORDS for w in key_line(screen).split()), key_line(screen)
+
+        term.keys("C-f")
+        term.wait("the simulator", lambda s: "Simulate a fault on channel A" in s)
+        term.keys("a")  # occlusion on A: the banner shows it over the simulator
+        term.wait("*** A on row 1 over the simulator", lambda s: "*** A" in banner_row(s))
+        term.keys("Escape")
+        term.wait("simulator closed", lambda s: "Simulate a fault" not in s)
+
+        term.keys("c")
+        term.keys("1")
+        term.wait("the program form", lambda s: "Program channel C" in s)
+        term.wait("*** A on row 1 over the form", lambda s: "*** A" in banner_row(s), 2.0)
+        term.keys("plasma", literal=True)
+        term.keys("Enter")  # on to the container
+        term.keys("Enter")
+        term.wait("the list of bags", lambda s: s.count("Choose the concentration") >= 2)
+        term.keys("Down")
+        term.keys("Enter")  # the first bag; on to the rate
+        term.keys("100", literal=True)
+        term.keys("Enter")
+        term.wait("the review", lambda s: "Review: channel C" in s)
+        term.wait("*** A on row 1 over the review", lambda s: "*** A" in banner_row(s), 2.0)
+        term.keys("Escape")  # Back
+        term.wait("back on the form", lambda s: "Review: channel C" not in s and
+                  "Program channel C" in s)
+        term.keys("Enter")  # the cursor is still on the rate: Enter reviews again
+        term.wait("the review again", lambda s: "Review: channel C" in s)
+        term.keys("Escape")
+        term.keys("Escape")
+        term.wait("form closed", lambda s: "Program channel" not in s and "Review" not in s)
+
+        if height < 50:  # 12 cards do not fit at 80x24: the rest is counted, alarms named
+            term.keys("Down")  # move off A: A stays on screen, the last rows are below
+            screen = term.wait("the off-screen line", lambda s: "channels below" in s)
+            ui_line = next(line for line in screen.splitlines() if "channels below" in line)
+            assert "alarming" in ui_line or "none alarming" in ui_line, ui_line
+
+        term.keys("C-q")
+        screen = term.wait("the quit question", lambda s: "Quit the workstation?" in s and
+                           "*** A" in banner_row(s))
+        assert "simulated pumps" in screen and "STOP" in screen, screen
+        term.keys("Escape")
+        term.wait("quit question closed", lambda s: "Quit the workstation?" not in s)
+
+        term.keys("C-k")  # lock
+        screen = term.wait("locked key line", lambda s: "Unlock" in key_line(s))
+        words = key_line(screen).split()
+        assert all(w in FOOTER_WORDS for w in words), words
+        assert "Program" not in words and "Acknowledge" not in words, words
+    finally:
+        term.run("kill-server", check=False)
+        term.forget_socket()
+        for pid in demo_pids(str(log)):  # only ours: the command line holds our unique log
+            os.kill(pid, signal.SIGKILL)
