@@ -69,6 +69,9 @@ def apply_control_line(rack: PumpRack, line: str) -> str:
     parts = line.split()
     if not parts:
         return ""
+    if len(parts) == 2 and parts[1] == "show" and parts[0].isdigit() and \
+            int(parts[0]) in rack.modules:
+        return rack.describe(int(parts[0]))
     try:
         node, fault = int(parts[0]), Fault(parts[1])
         value = float(parts[2]) if len(parts) > 2 else 1.0

@@ -92,6 +92,10 @@ class PumpFirmware(CommandExecutor):
             return []
         if frame.node != self.identity.node or not isinstance(frame, Command | Program):
             return []  # other modules' traffic, or frames a module does not act on
+        if self._last_ws is None:
+            # A workstation is talking to us although no heartbeat came yet (it may die before
+            # the next): watch it from now, so a program it started never runs alone unsaid.
+            self._last_ws = now
         if self.conflict.active(now):
             # Another node sends as us: whoever this command was meant for, do not act on it.
             # Not remembered as answered, so the workstation's retry is judged afresh.
@@ -102,6 +106,11 @@ class PumpFirmware(CommandExecutor):
         replies = self._command(frame) if isinstance(frame, Command) else self._program(frame)
         self._last_request = (frame, tuple(replies))
         return replies
+
+    @property
+    def last_ws(self) -> float | None:
+        """When the last workstation heartbeat came (bus clock), None if none since boot."""
+        return self._last_ws
 
     def foreign_frame(self, arbitration_id: int, now: float) -> bool:
         """A frame on one of this module's own identifiers came from the bus: another sender.

@@ -107,6 +107,16 @@ class PumpRack:
                       f"running program goes on")
         return True
 
+    def describe(self, node: int) -> str:
+        """One line on a module's firmware, for ``icu-ws pump`` stdin ("NODE show")."""
+        fw = self.modules[node].firmware
+        now = asyncio.get_running_loop().time()
+        ws = "never" if fw.last_ws is None else f"{now - fw.last_ws:.1f} s ago"
+        stats = self.link.stats
+        return (f"show: node {node} {fw.state.name} alarms {fw.reported!r} ws heartbeat {ws}; "
+                f"rx accepted {stats.rx.accepted} errors {dict(stats.rx.errors)} "
+                f"filtered {stats.filtered}; conflict {fw.conflict.describe()}")
+
     def _say(self, text: str) -> None:
         log.warning("pumps: %s", text)
         self.conflicts.append(text)

@@ -121,6 +121,7 @@ class BusHealth:
     babbling: dict[int, float] = field(default_factory=dict)
     last: Summary | None = None
     _reported_state: str = ACTIVE
+    _polled: bool = False  # the current state came from ``controller_state``
 
     def frame(self, arbitration_id: int, now: float) -> None:
         if self.started_s is None:
@@ -136,14 +137,18 @@ class BusHealth:
             self.tx_errors, self.rx_errors = data[6], data[7]
         state = state_of_error_frame(arbitration_id, data)
         if state is not None:
-            self.state = state
+            self.state, self._polled = state, False
 
     def controller_state(self, state: str) -> None:
-        """The interface's own view (python-can ``BusState`` name), where it has one."""
-        if state == "ERROR":
-            self.state = BUS_OFF if self.state == BUS_OFF else PASSIVE
-        elif state == "ACTIVE" and self.state in (PASSIVE, BUS_OFF):
-            self.state = ACTIVE
+        """The interface's own view (python-can ``BusState`` name: ACTIVE, PASSIVE, ERROR).
+
+        Most interfaces (virtual, remote, socketcan) always say ACTIVE: that never clears a
+        state an error frame reported, only one this poll reported itself."""
+        polled = {"PASSIVE": PASSIVE, "ERROR": BUS_OFF}.get(state)
+        if polled is not None:
+            self.state, self._polled = polled, True
+        elif self._polled:
+            self.state, self._polled = ACTIVE, False
 
     def state_changes(self) -> list[Change]:
         """At once (not per window): the controller went passive, bus-off, or back."""

@@ -97,11 +97,12 @@ def load(path: Path, ids: set[int] | None) -> list[dict[str, Any]]:
 
 def replay(bus: can.BusABC, path: Path, ids: set[int] | None, gap: float) -> dict[str, Any]:
     rows = load(path, ids)
+    sent_at = time.time()
     for row in rows:
         bus.send(can.Message(arbitration_id=row["id"], data=bytes.fromhex(row["data"]),
                              is_extended_id=row["ext"]))
         time.sleep(gap)
-    return {"replayed": len(rows)}
+    return {"replayed": len(rows), "sent_at": sent_at}
 
 
 def value(text: str) -> Any:
@@ -132,6 +133,7 @@ def forge(bus: can.BusABC, db: Any, name: str, sets: dict[str, Any], *, count: i
             signals.update(message.decode(bytes(msg.data), decode_choices=False))
     signals.update(sets)
     used = []
+    sent_at = time.time()
     for _ in range(count):
         counter = 1 if counter is None else (counter + 1) % 16
         signals["Crc"], signals["Counter"] = 0, counter
@@ -140,7 +142,7 @@ def forge(bus: can.BusABC, db: Any, name: str, sets: dict[str, Any], *, count: i
         used.append(counter)
         if count > 1:
             time.sleep(period)
-    return {"forged": name, "id": f"0x{ident:03X}", "counters": used}
+    return {"forged": name, "id": f"0x{ident:03X}", "counters": used, "sent_at": sent_at}
 
 
 def flood(bus: can.BusABC, ids: set[int], rate: float, seconds: float) -> dict[str, Any]:

@@ -179,3 +179,16 @@ def test_program_pages_from_a_conflict_are_not_cached_for_the_retry() -> None:
     b.run(b.fw.conflict.hold_s + 1)
     ack = b.send(frame)[0]  # the workstation's retry, once the conflict is over
     assert isinstance(ack, CommandAck) and ack.accepted
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_pump_started_before_it_heard_any_heartbeat_still_says_it_ran_unsupervised(
+        kind: ModuleKind) -> None:
+    # Found by the B6 scenario: killed 0.3 s after its first heartbeat, the workstation had
+    # started a pump that never heard one, and that pump never said it ran alone.
+    b = Bench(kind)
+    b.program(program_id=1, rate=20, vtbi=100)
+    assert b.command(CommandCode.START, 1).accepted
+    b.now += 5
+    b.events += [e for e in b.fw.tick(b.now, 5) if isinstance(e, AlarmEvent)]
+    assert b.raised(LOST) and b.fw.state is PumpState.INFUSING

@@ -90,6 +90,17 @@ def test_error_frames_report_passive_bus_off_and_restart_at_once_with_the_counte
     assert summary is not None and summary.error_frames == 3
 
 
+def test_an_interface_that_always_says_active_does_not_clear_an_error_frame_state() -> None:
+    h = health()
+    h.error_frame(ERR_CRTL, bytes([0, 0x10, 0, 0, 0, 0, 0, 0]), 1.0)
+    h.controller_state("ACTIVE")  # remote, virtual, socketcan: BusABC's default
+    assert h.state == PASSIVE
+    h.controller_state("ERROR")  # hardware that reports it
+    assert h.state == BUS_OFF
+    h.controller_state("ACTIVE")
+    assert h.state == "ERROR_ACTIVE"
+
+
 def test_the_workstation_filters_take_the_dbc_blocks_and_drop_the_low_junk() -> None:
     bus = can.Bus(interface="virtual", channel="ws-filters", can_filters=workstation_filters(
         codec()))
