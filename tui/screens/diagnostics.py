@@ -133,6 +133,7 @@ class DiagnosticsScreen(Screen[None]):
         yield Static("Buses", classes="view-title")
         yield self.buses
         yield Static("", id="diag-status", classes="view-status")
+        yield Static("", id="diag-bus-health", classes="view-status")  # issue 10, B7/B8
         yield Static("", id="diag-telemetry", classes="view-status")
         yield Footer(show_command_palette=False)
 
@@ -187,6 +188,9 @@ class DiagnosticsScreen(Screen[None]):
         self.query_one("#diag-status", Static).update(
             f"{online} of {len(modules)} modules online · {errors} bad frames received · "
             f"refreshed every {REFRESH_S:g} s")
+        monitor = self.ws.supervisor.bus_monitor  # controller state and load, per bus
+        self.query_one("#diag-bus-health", Static).update(
+            " · ".join(f"bus {bus}: {monitor.line(bus)}" for bus in monitor.health))
         telemetry = self.ws.telemetry
         self.query_one("#diag-telemetry", Static).update(
             telemetry.summary() if telemetry is not None else "telemetry off")
