@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
 import can
@@ -23,6 +24,8 @@ from workstation.bus_monitor import BusMonitor, workstation_filters
 from workstation.eventlog import Event, EventKind
 from workstation.frames import Frame
 from workstation.link import BusSettings, CanLink
+from workstation.telemetry.mapping import TelemetryMapper
+from workstation.telemetry.topics import Topics
 
 STATUS_1 = 0x301  # 250 ms
 ALARM_1 = 0x081  # on event
@@ -178,3 +181,21 @@ async def test_a_filtered_link_drops_junk_but_passes_error_frames_to_the_monitor
     finally:
         await link.close()
         sender.shutdown()
+
+
+def test_the_telemetry_status_carries_the_bus_figures_and_receive_errors() -> None:
+    station, now = Station(), [0.0]
+    monitor = BusMonitor(station, codec(), ["can0"], lambda: now[0])
+    count = monitor.raw_handler("can0")
+    for i in range(400):
+        now[0] = i / 40
+        count(can.Message(arbitration_id=STATUS_1, is_extended_id=False))
+    now[0] = 10.0
+    monitor.tick()
+    mapper = TelemetryMapper(Topics("icu", "icu-3", "bed-7", "ws-7"))
+    payload = mapper.status("online", bus=monitor.figures(),
+                            frame_errors=dict(station.frame_errors))
+    data = json.loads(payload.model_dump_json())
+    assert data["bus"]["can0"]["controller_state"] == "ERROR_ACTIVE"
+    assert data["bus"]["can0"]["babbling"] == {"0x301": 40.0}
+    assert data["frame_errors"] == {"foreign": 7, "crc": 2}

@@ -126,11 +126,14 @@ class TelemetryMapper:
 
     def status(self, state: str, *, reason: str = "", software: str = "",
                drug_library: str = "", care_area: str = "", channels: list[str] | None = None,
-               observation_period_s: float | None = None) -> StatusPayload:
+               observation_period_s: float | None = None,
+               bus: dict[str, dict[str, object]] | None = None,
+               frame_errors: dict[str, int] | None = None) -> StatusPayload:
         return StatusPayload.model_validate(self._common() | {
             "state": state, "reason": reason, "boot_id": self.boot_id, "software": software,
             "drug_library": drug_library, "care_area": care_area, "channels": channels or [],
-            "observation_period_s": observation_period_s})
+            "observation_period_s": observation_period_s, "bus": bus or {},
+            "frame_errors": frame_errors or {}})
 
     def observation(self, snap: ChannelSnapshot) -> ObservationPayload:
         return ObservationPayload.model_validate(self._common() | {

@@ -33,6 +33,24 @@ class _Payload(BaseModel):
     time: datetime = Field(description="when it happened (UTC)")
 
 
+class BusFigures(BaseModel):
+    """One CAN bus as the workstation sees it over the last window (issue 10, B7/B8)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    controller_state: str = Field(description="ERROR_ACTIVE, ERROR_WARNING, ERROR_PASSIVE or "
+                                              "BUS_OFF")
+    frames_per_s: float | None = Field(default=None, description="received, last window")
+    error_frames: int = Field(default=0, description="CAN error frames in the last window")
+    error_frames_total: int = 0
+    tx_errors: int | None = Field(default=None, description="controller TX error counter")
+    rx_errors: int | None = Field(default=None, description="controller RX error counter")
+    babbling: dict[str, float] = Field(default_factory=dict,
+                                       description="identifier -> frames/s, far above its cycle")
+    unknown_ids: dict[str, int] = Field(default_factory=dict,
+                                        description="identifier not in the DBC -> frames")
+
+
 class StatusPayload(_Payload):
     """``{base}/status``, retained; the broker publishes the ``offline`` last will."""
 
@@ -45,6 +63,9 @@ class StatusPayload(_Payload):
     care_area: str = ""
     channels: list[Letter] = Field(default_factory=list)
     observation_period_s: float | None = None
+    bus: dict[str, BusFigures] = Field(default_factory=dict, description="per CAN bus")
+    frame_errors: dict[str, int] = Field(default_factory=dict,
+                                         description="frames dropped on receive, by kind")
 
 
 class ObservationPayload(_Payload):

@@ -305,7 +305,9 @@ class TelemetryPublisher:
         return _json(self.mapper.status(
             state, reason=reason, software=software_version(), drug_library=self._drug_library,
             care_area=self._care_area, channels=list(self.supervisor.controllers),
-            observation_period_s=self.config.telemetry.observation_period_s))
+            observation_period_s=self.config.telemetry.observation_period_s,
+            bus=self.supervisor.bus_monitor.figures(),  # issue 10, B8
+            frame_errors=dict(self.supervisor.frame_errors)))
 
 
 def _first_leaf(exc: BaseException) -> BaseException:
