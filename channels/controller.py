@@ -11,10 +11,13 @@ reconciling the view with the module's status is ``channels.status_checks`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 from channels.channel_state import RUNNING, ChannelError
 from channels.effects import Effects
 from channels.pending import PendingProgram
 from channels.plan import Plan, PlanKind
+from channels.plausibility import ReportPlausibility
 from channels.program_flow import ProgramFlow
 from channels.programming import Step, Trigger
 from channels.status_checks import StatusChecks
@@ -55,6 +58,10 @@ __all__ = ["RUNNING", "ChannelController", "ChannelError"]
 class ChannelController(ProgramFlow, StatusChecks):
     """One channel: construct with its configuration (``ChannelState.__init__``)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plausibility = ReportPlausibility()  # issue 10: doubt what a module reports
+
     # -- module presence -------------------------------------------------------------------
     def on_module_event(self, event: ModuleEvent, now: float) -> Effects:
         fx = self._fx()
@@ -71,15 +78,26 @@ class ChannelController(ProgramFlow, StatusChecks):
         self.online = True
         fx.clear("COMM_LOST")
         fx.clear("NO_MODULE")
+        if change is ModuleChange.DUPLICATE:  # issue 10: what this slot reports is not one pump
+            fx.alarm("DUPLICATE_MODULE", f"two modules answer in slot {self.node}")
+            return self._track(fx)
+        if change is ModuleChange.IDENTITY_CHANGED or (
+                change is ModuleChange.KIND_CHANGED and event.info.kind is expected):
+            previous = event.previous.serial if event.previous is not None else "?"
+            fx.alarm("MODULE_IDENTITY_CHANGED", f"slot {self.node}: serial {event.info.serial}, "
+                                                f"was {previous}")
         if event.info.kind is not expected or change is ModuleChange.KIND_CHANGED:
             self._abandon(now, fx)
             self.plan = self.plan_id = self.secondary = self.bolus = None
-            fx.alarm("MODULE_KIND_CHANGED", f"slot {self.node}: {event.info.kind.name.lower()} "
-                                            f"module, configured {self.config.kind}")
+            if event.info.kind is not expected:  # the same kind: MODULE_IDENTITY_CHANGED
+                fx.alarm("MODULE_KIND_CHANGED", f"slot {self.node}: "
+                                                f"{event.info.kind.name.lower()} module, "
+                                                f"configured {self.config.kind}")
         elif change is ModuleChange.SAFE_STATE:
             fx.alarm("MODULE_SAFE_STATE", f"slot {self.node}, serial {event.info.serial}")
         elif change is ModuleChange.REBOOTED:
             self.supervisor.reset()
+            self.plausibility.restart()  # its counters restarted
             # Whatever frame came first after the boot: what the workstation believed ran.
             if self.plan is not None and (self.infusing or self.stops.believed_running):
                 fx.alarm("MODULE_RESTARTED", "the module rebooted while infusing")
@@ -109,6 +127,8 @@ class ChannelController(ProgramFlow, StatusChecks):
     def on_frame(self, frame: Frame, now: float) -> Effects:
         fx = self._fx()
         m = self.module
+        if isinstance(frame, (Status, Delivery)) and self._implausible(frame, now, fx):
+            return self._track(fx)  # issue 10: neither in the view nor in supervision
         if isinstance(frame, Status):
             self._on_status(frame, now, fx)
         elif isinstance(frame, Delivery):
@@ -228,6 +248,7 @@ class ChannelController(ProgramFlow, StatusChecks):
                           program_id=program_id, arg=arg)
         fx = self._send(command, now)
         self.stops.commanded(code, now)
+        self.plausibility.commanded()
         fx.log(EventKind.COMMAND, f"{code.name} seq {command.seq}", user=user,
                seq=command.seq, program_id=program_id, arg=arg)
         return fx

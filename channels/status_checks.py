@@ -10,6 +10,7 @@ from __future__ import annotations
 from channels.channel_state import ChannelState
 from channels.effects import Effects
 from channels.plan import PlanKind
+from channels.plausibility import ReportPlausibility
 from channels.programming import Step, Trigger
 from channels.reconcile import secondary_ended, side_running
 from channels.supervision import DeliveryVerdict
@@ -19,6 +20,29 @@ from workstation.vocabulary import CommandCode, DeliveryMode, ProgramStore, Pump
 
 
 class StatusChecks(ChannelState):
+    plausibility: ReportPlausibility  # set by ChannelController.__init__
+
+    def _implausible(self, frame: Status | Delivery, now: float, fx: Effects) -> bool:
+        """Issue 10 (B3): a report contradicting the program and the module's own history is
+        an alarm and an event, and is not taken (``channels.plausibility``)."""
+        if isinstance(frame, Status):
+            infusing = frame.state is PumpState.INFUSING and self.module.status is not None \
+                and self.module.status.state is PumpState.INFUSING \
+                and self.module.status.mode is frame.mode
+            why = self.plausibility.status_rate(
+                frame.rate_ml_h, self._judged_rate(now) if infusing else None)
+        else:
+            plans = (self.plan, self.secondary, self.bolus)
+            fastest = max([self.expected_rate()] + [p.rate_ml_h for p in plans if p is not None])
+            why = self.plausibility.delivery(frame.module_time_s, frame.volume_infused_ml,
+                                             fastest)
+        if why is None:
+            return False
+        fx.alarm("IMPLAUSIBLE_DELIVERY", why)
+        fx.log(EventKind.ALARM, f"IMPLAUSIBLE_DELIVERY: {why}; frame not taken",
+               condition="IMPLAUSIBLE_DELIVERY", frame=frame.MESSAGE)
+        return True
+
     def _on_status(self, status: Status, now: float, fx: Effects) -> None:
         previous = self.module.on_status(status, fx, infusing=self.infusing)
         # A secondary ends when the module says so, not when a pause sets the mode NONE (H17).

@@ -136,6 +136,13 @@ WORKSTATION_CONDITIONS: dict[str, ConditionInfo] = {
         _ws("CAN_ERROR_PASSIVE", MEDIUM, "CAN controller error-passive — check bus wiring"),  # WS
         _ws("CAN_BUS_OFF", HIGH, "CAN controller bus-off — pumps not heard"),  # WS
         _ws("BUS_BABBLING", MEDIUM, "A node floods the CAN bus — check modules"),  # WS
+        # Issue 10 (dbc/README.md, "Intrusion, duplicates and plausibility"): someone else
+        # speaks on the bus; what the channel shows may not be what the pump does.
+        _ws("FOREIGN_SENDER", HIGH, "Another sender on the workstation's CAN ids"),  # WS
+        _ws("DUPLICATE_MODULE", HIGH, "Two modules answer in this slot — check modules"),
+        _ws("MODULE_IDENTITY_CHANGED", HIGH, "Another pump module in this slot — reprogram"),
+        _ws("REPLAYED_FRAMES", HIGH, "Replayed frames on the bus — check the bus"),
+        _ws("IMPLAUSIBLE_DELIVERY", HIGH, "Pump report implausible — check pump and line"),
         _ws("CONFIG_ERROR", HIGH, "Workstation configuration error"),  # WS
         # The central station no longer receives this bedside's alarms (distributed alarm
         # system, IEC 60601-1-8): that must be visible at the bedside.

@@ -47,6 +47,7 @@ from workstation.config import WorkstationConfig
 from workstation.errors import ConfigError
 from workstation.eventlog import Event, EventKind, EventLog
 from workstation.frames import Command, CommandAck, Program
+from workstation.restart_memory import alarms_at_stop, serials_by_channel
 from workstation.snapshot import ChannelSnapshot, snapshot
 from workstation.supervisor import Listener, Supervisor
 from workstation.telemetry.connection import BrokerAccess
@@ -126,6 +127,10 @@ class Workstation:
     async def _start(self) -> None:
         self._supervisor = Supervisor(self.config, self.event_log, codec=self._codec,
                                       clock=self._clock, restored=restored_plans(self.event_log))
+        # B6: what was shown at the last stop, read before this run logs anything.
+        history = self.event_log.query(kinds=[EventKind.ALARM, EventKind.SYSTEM,
+                                              EventKind.MODULE])
+        self._supervisor.restore([], serials_by_channel(history))  # before any heartbeat
         wall = datetime.now(UTC)  # a restart keeps the bolus lockout (H4)
         self.bolus_history = bolus_history.from_log(
             self.event_log.query(kinds=[EventKind.PROGRAM], since=wall - timedelta(hours=1)),
@@ -140,6 +145,7 @@ class Workstation:
                                                         f"patient weight "
                                                         f"{self._weight.describe()}"))
         await self._supervisor.start()
+        self._supervisor.restore(alarms_at_stop(history), {})
 
     async def __aexit__(self, *exc: object) -> None:
         if self._supervisor is not None:

@@ -26,6 +26,8 @@ class ModuleChange(Enum):
     REBOOTED = "rebooted"
     KIND_CHANGED = "kind changed"  # another module was plugged into the slot
     SAFE_STATE = "entered its safe state"  # internal fault: motor disabled
+    DUPLICATE = "answered by two modules"  # two identities alternate in one slot (issue 10)
+    IDENTITY_CHANGED = "has another serial than the one remembered for the slot"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class ModuleEvent:
         if self.change is ModuleChange.KIND_CHANGED and self.previous is not None:
             return (f"{where}: {self.previous.kind.name.lower()} module "
                     f"{self.previous.serial} replaced by {what}")
+        if self.change is ModuleChange.DUPLICATE and self.previous is not None:
+            return (f"{where}: two modules answer: serial {self.previous.serial} and serial "
+                    f"{i.serial} (boot identities alternate)")
         return f"{where}: {what} {self.change.value}"
 
 
@@ -67,6 +72,7 @@ class _Boot:
 
 
 STATUS_BOOT_MASK = 0b11  # Status carries the low two bits of the Heartbeat's BootCount
+DUPLICATE_WINDOW_S = 10.0  # an identity seen again within this, after another: two modules
 
 
 class ModuleRegistry:
@@ -74,6 +80,31 @@ class ModuleRegistry:
         self.timeout_s = timeout_s
         self.modules: dict[tuple[str, int], ModuleInfo] = {}
         self._boots: dict[tuple[str, int], _Boot] = {}
+        # Issue 10: (serial, boot count) -> last seen, per slot; a slot back to an identity it
+        # left within the window has two modules answering.
+        self._identities: dict[tuple[str, int], dict[tuple[int, int], float]] = {}
+        self._duplicate_at: dict[tuple[str, int], float] = {}
+        self._remembered: dict[tuple[str, int], int] = {}  # slot -> serial, from the event log
+
+    def remember_serial(self, bus: str, node: int, serial: int) -> None:
+        """The serial last seen in a slot before this workstation started (event log)."""
+        self._remembered[(bus, node)] = serial
+
+    def duplicate(self, bus: str, node: int, now: float) -> bool:
+        """Whether two modules answered in this slot within the window."""
+        at = self._duplicate_at.get((bus, node))
+        return at is not None and now - at <= DUPLICATE_WINDOW_S
+
+    def _alternates(self, key: tuple[str, int], beat: ModuleHeartbeat, now: float) -> bool:
+        """This heartbeat returns to an identity the slot left within the window."""
+        ident = (beat.serial, beat.boot_count)
+        seen = {i: t for i, t in self._identities.get(key, {}).items()
+                if now - t <= DUPLICATE_WINDOW_S}
+        last = max(seen, key=seen.__getitem__) if seen else None
+        back = last is not None and last != ident and ident in seen
+        seen[ident] = now
+        self._identities[key] = seen
+        return back
 
     def _rebooted(self, key: tuple[str, int], beat: ModuleHeartbeat) -> bool:
         """Whether this heartbeat shows a reboot not yet reported."""
@@ -88,11 +119,25 @@ class ModuleRegistry:
     def on_heartbeat(self, bus: str, beat: ModuleHeartbeat, now: float) -> list[ModuleEvent]:
         key = (bus, beat.node)
         known = self.modules.get(key)
+        alternates = self._alternates(key, beat, now)
+        if known is not None and (alternates or self.duplicate(bus, beat.node, now)):
+            # Two modules: keep the first identity, stay present, report it once.
+            first = not self.duplicate(bus, beat.node, now)
+            if (beat.serial, beat.boot_count) != (known.serial, self._boots[key].count):
+                self._duplicate_at[key] = now
+            self.modules[key] = replace(known, last_seen=now, online=True)
+            twin = replace(known, serial=beat.serial, last_seen=now)
+            return [ModuleEvent(ModuleChange.DUPLICATE, twin, known)] if first else []
         info = ModuleInfo(bus, beat.node, beat.kind, beat.serial, beat.firmware, beat.state,
                           first_seen=known.first_seen if known else now, last_seen=now)
         self.modules[key] = info
         rebooted = self._rebooted(key, beat)
         if known is None:
+            remembered = self._remembered.pop(key, None)
+            if remembered is not None and remembered != beat.serial:
+                old = replace(info, serial=remembered)
+                return [ModuleEvent(ModuleChange.APPEARED, info),
+                        ModuleEvent(ModuleChange.IDENTITY_CHANGED, info, old)]
             return [ModuleEvent(ModuleChange.APPEARED, info)]
         events = []
         if known.kind != beat.kind or known.serial != beat.serial:
@@ -113,7 +158,8 @@ class ModuleRegistry:
         knows the module rebooted before seeing its stopped state."""
         key = (bus, status.node)
         known, boot = self.modules.get(key), self._boots.get(key)
-        if known is None or boot is None or status.boot_count == boot.low:
+        if known is None or boot is None or status.boot_count == boot.low or \
+                self.duplicate(bus, status.node, now):
             return []
         self._boots[key] = _Boot(None, status.boot_count)
         return [ModuleEvent(ModuleChange.REBOOTED, replace(known, state=ModuleState.BOOT),

@@ -28,9 +28,20 @@ from workstation.alarms import AlarmChange, AlarmKey, AlarmSystem
 from workstation.channel_faults import ChannelFaults
 from workstation.config import WorkstationConfig
 from workstation.eventlog import Event, EventKind, EventLog, EventLogError
-from workstation.frames import Frame, ModuleHeartbeat, Status
+from workstation.frames import (
+    Command,
+    Delivery,
+    Frame,
+    ModuleHeartbeat,
+    Program,
+    Progress,
+    Status,
+    WsHeartbeat,
+)
+from workstation.intrusion import Finding, IntrusionMonitor
 from workstation.registry import ModuleChange, ModuleEvent, ModuleRegistry
 from workstation.reminders import StoppedReminder
+from workstation.restart_memory import RESTORED_NOTE, RestoredAlarm
 from workstation.station_failures import WS as WS  # the workstation's own alarm source
 from workstation.station_failures import FailureReports
 from workstation.vocabulary import PumpState
@@ -88,6 +99,7 @@ class Station(FailureReports):
         self._rx_faults = ChannelFaults()  # by bus: frames a receive handler failed on
         self.failing_tasks: set[str] = set()
         self._reminder = StoppedReminder(config.alarms.audio_pause_s)
+        self.intrusion = IntrusionMonitor()  # issue 10: another sender on the bus
 
     # -- time ------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -108,6 +120,8 @@ class Station(FailureReports):
         if self._rx_faults.quiet(now) and not self._rx_faults.count_all():
             changes += self.alarms.clear(AlarmKey(WS, "RECEIVE_FAILED"), now)
         changes += self._remind(now)
+        for condition, bus, node in self.intrusion.quiet(now):
+            changes += self.alarms.clear(self._finding_key(condition, bus, node), now)
         self.publish(changes, [])
 
     def _remind(self, now: float) -> list[AlarmChange]:
@@ -130,6 +144,10 @@ class Station(FailureReports):
     # -- receive ---------------------------------------------------------------------------
     def on_frame(self, bus: str, frame: Frame) -> None:
         now = self.clock()
+        if isinstance(frame, (Command, Program, WsHeartbeat)):  # only we send these (B2)
+            base = 0x100 if isinstance(frame, (Command, WsHeartbeat)) else 0x200
+            self._finding(self.intrusion.own_identifier(bus, base + frame.node, now), now)
+            return
         if isinstance(frame, ModuleHeartbeat):
             for event in self.registry.on_heartbeat(bus, frame, now):
                 self._module_event(event, now)
@@ -137,6 +155,10 @@ class Station(FailureReports):
         if isinstance(frame, Status):  # H14: a reboot shows in the first frame after it
             for event in self.registry.on_status(bus, frame, now):
                 self._module_event(event, now)
+        if isinstance(frame, (Status, Delivery, Progress)) and (
+                self.registry.duplicate(bus, frame.node, now) or
+                self.intrusion.active("DUPLICATE_MODULE", bus, frame.node)):
+            return  # two modules answer: these describe two pumps, take neither (issue 10)
         controller = self._by_slot.get((bus, frame.node))
         if controller is not None:
             try:
@@ -161,9 +183,13 @@ class Station(FailureReports):
                                      now, latching=info.latching)
         self.publish(changes, [self.record(Event(EventKind.MODULE, event.describe()))])
 
-    def on_frame_error(self, bus: str, kind: str, ours: bool) -> None:
+    def on_frame_error(self, bus: str, kind: str, ours: bool,
+                       frame_id: int | None = None) -> None:
         """A frame that failed to decode; ``ours``: its id is one of our DBC's frames."""
         self.frame_errors[kind] += 1
+        if frame_id is not None:  # even a bad frame on our own id has another sender
+            self._finding(self.intrusion.own_identifier(bus, frame_id, self.clock()),
+                          self.clock())
         if kind not in ("crc", "counter") or not ours:
             return
         now = self.clock()
@@ -178,6 +204,30 @@ class Station(FailureReports):
                                       data=dict(self.frame_errors)))
             self.publish(changes, [event])
 
+    def on_counter_anomaly(self, bus: str, frame_id: int, node: int, what: str) -> None:
+        """A freshness anomaly from the decoder (``FrameDecoder.on_anomaly``)."""
+        now = self.clock()
+        self._finding(self.intrusion.anomaly(bus, node, frame_id, what, now), now)
+
+    def _finding_key(self, condition: str, bus: str, node: int) -> AlarmKey:
+        controller = self._by_slot.get((bus, node))
+        return AlarmKey(controller.letter if controller is not None and
+                        condition != "FOREIGN_SENDER" else WS, condition)
+
+    def _finding(self, finding: Finding | None, now: float) -> None:
+        """Another sender: HIGH alarm naming the id or slot, and an event (issue 10)."""
+        if finding is None:
+            return
+        info = condition_info(finding.condition)
+        key = self._finding_key(finding.condition, finding.bus, finding.node)
+        changes = self.alarms.raise_(key, info.priority, f"{info.text}: {finding.detail}", now,
+                                     latching=info.latching)
+        channel = key.source if key.source != WS else None
+        event = self.record(Event(EventKind.BUS, finding.detail, channel=channel,
+                                  data={"condition": finding.condition, "bus": finding.bus,
+                                        "node": finding.node, "frame_id": finding.frame_id}))
+        self.publish(changes, [event])
+
     def on_bus_error(self, bus: str, where: str, exc: Exception) -> None:
         info = condition_info("BUS_ERROR")
         changes = self.alarms.raise_(AlarmKey(WS, "BUS_ERROR"), info.priority,
@@ -189,6 +239,32 @@ class Station(FailureReports):
     def on_bus_recovered(self, bus: str) -> None:
         changes = self.alarms.clear(AlarmKey(WS, "BUS_ERROR"), self.clock())
         self.publish(changes, [self.record(Event(EventKind.BUS, f"bus {bus} reopened"))])
+
+    # -- restart (issue 10, B6) --------------------------------------------------------------
+    def restore(self, alarms: list[RestoredAlarm], serials: dict[str, int]) -> None:
+        """Show again the alarms shown when the workstation stopped (latched: until someone
+        acknowledges them; a condition still present is raised again by whoever watches it),
+        and remember each slot's last serial (``workstation.restart_memory``)."""
+        for letter, serial in serials.items():
+            controller = self.controllers.get(letter)
+            if controller is not None:
+                self.registry.remember_serial(controller.config.bus, controller.node, serial)
+        now, changes = self.clock(), []
+        for restored in alarms:
+            if restored.source != WS and restored.source not in self.controllers:
+                continue  # a channel no longer configured
+            key = AlarmKey(restored.source, restored.condition)
+            changes += self.alarms.raise_(key, restored.priority, restored.text + RESTORED_NOTE,
+                                          now, latching=True)
+            changes += self.alarms.clear(key, now)
+            alarm = next((a for a in self.alarms.active() if a.key == key), None)
+            if restored.acknowledged and alarm is not None:
+                changes += self.alarms.acknowledge(alarm.id, now, user=restored.acknowledged_by)
+        if alarms:
+            names = ", ".join(f"{a.source}/{a.condition}" for a in alarms)
+            self.publish(changes, [self.record(Event(
+                EventKind.SYSTEM, f"{len(alarms)} alarms shown at the last stop restored: {names}",
+                data={"restored": [f"{a.source}/{a.condition}" for a in alarms]}))])
 
     # -- effects ---------------------------------------------------------------------------
     def record(self, event: Event) -> Event:

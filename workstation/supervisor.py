@@ -48,6 +48,7 @@ class Supervisor(Station):
                 on_bus_error=self._bus_error_handler(bus.name),
                 on_bus_recovered=self._bus_recovered_handler(bus.name),
                 on_handler_error=self._handler_error_handler(bus.name), name=f"bus {bus.name}")
+            self.links[bus.name].decoder.on_anomaly = self._anomaly_handler(bus.name)
         self._tasks: list[asyncio.Task[None]] = []
         # Controller state, bus load, receive filters (issue 10, B7/B8).
         self.bus_monitor = BusMonitor.attach(self, self.codec, self.links, clock)
@@ -122,7 +123,13 @@ class Supervisor(Station):
     def _frame_error_handler(self, bus: str) -> Callable[[FrameError, can.Message], None]:
         def handle(exc: FrameError, msg: can.Message) -> None:
             self.on_frame_error(bus, exc.kind,
-                                self.codec.spec_for_id(msg.arbitration_id) is not None)
+                                self.codec.spec_for_id(msg.arbitration_id) is not None,
+                                None if msg.is_extended_id else msg.arbitration_id)
+        return handle
+
+    def _anomaly_handler(self, bus: str) -> Callable[[int, int, str], None]:
+        def handle(frame_id: int, node: int, what: str) -> None:
+            self.on_counter_anomaly(bus, frame_id, node, what)
         return handle
 
     def _bus_error_handler(self, bus: str) -> Callable[[Exception], None]:

@@ -50,8 +50,10 @@ class StationRig:
             ch.letter: SimulatedModule(ch.slot, ModuleKind[ch.kind.upper()])
             for ch in self.config.channels}
         self._by_node = {m.node: m for m in self.modules.values()}
-        self._ws_tx, self._ws_rx = FrameEncoder(codec()), FrameDecoder(codec())
-        self._pump_tx, self._pump_rx = FrameEncoder(codec()), FrameDecoder(codec())
+        rig_clock = self._rig_clock  # freshness runs in the rig's time, not the host's
+        self._ws_tx, self._ws_rx = FrameEncoder(codec()), FrameDecoder(codec(), clock=rig_clock)
+        self._pump_tx, self._pump_rx = FrameEncoder(codec()), FrameDecoder(codec(),
+                                                                           clock=rig_clock)
         self._to_pumps: deque[can.Message] = deque()
         self._to_station: deque[can.Message] = deque()
         self._next_tick = self.now
@@ -59,6 +61,9 @@ class StationRig:
         self._next_slow = self.now
 
     # -- the wire ---------------------------------------------------------------------------
+    def _rig_clock(self) -> float:
+        return self.now
+
     def _send(self, bus: str, frame: Frame) -> None:
         self._to_pumps.append(self._ws_tx.encode(frame))  # raises EncodeError, as CanLink
 
