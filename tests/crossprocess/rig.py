@@ -124,12 +124,15 @@ class Rig(abc.ABC):
         ``driver=False`` runs the shipped ``icu-ws run --headless`` where the workstation is a
         process: no commands then, only its output and the event log."""
         self.configure(chans, groups)
+        # Pumps first, then the workstation: a configured slot not heard within the module
+        # timeout (2 s here) is a latched NO_MODULE, and in the one-CPU guest a pump process
+        # can take longer than that to come up.
         results = await asyncio.gather(
-            *(self.start_pumps(i) for i in range(len(self.groups))),
-            self.start_workstation(driver=driver), return_exceptions=True)
+            *(self.start_pumps(i) for i in range(len(self.groups))), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        await self.start_workstation(driver=driver)
 
     @abc.abstractmethod
     async def start_pumps(self, group: int) -> None: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,6 +36,15 @@ SYRINGE = "program B insulin dose 2 vtbi 50"
 # The workstation's detection (dbc/README.md, issue 10).
 ANOTHER_SENDER = {"FOREIGN_SENDER", "DUPLICATE_MODULE", "REPLAYED_FRAMES", "IMPLAUSIBLE_DELIVERY",
                   "MODULE_IDENTITY_CHANGED"}
+
+
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes used so far, from /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def latency(row: str, rig: ProcessRig, since_wall: float) -> None:
@@ -73,8 +83,7 @@ class AttackScenarios:
             await rig.close()
             print(rig.diagnostics())
 
-    async def test_b1_b3_replayed_and_forged_module_frames(self, rig: ProcessRig,
-                                                          tmp_path: Path) -> None:
+    async def test_b1_replayed_module_frames(self, rig: ProcessRig, tmp_path: Path) -> None:
         await both_infusing(rig)
         captured = tmp_path / "node1.jsonl"
         got = await rig.attack("capture", "--seconds", "2", "--out", str(captured),
@@ -82,15 +91,29 @@ class AttackScenarios:
         assert got["captured"] >= 20, got
         pump = rig.pumps[rig.group_of(1)]
         mark = len(pump.lines)
-        replayed = await rig.attack("replay", "--file", str(captured), "--gap", "0.01")  # B1
+        replayed = await rig.attack("replay", "--file", str(captured), "--gap", "0.01")
         # The module hears its own identifiers from someone else: it says so at once.
         await pump.wait_for("conflict: node 1", since=mark, timeout=5)
-        # B3: a forged Status with the next counter and a correct CRC: air, 999 mL/h.
-        await rig.attack("forge", "--message", "Pump01_Status", "--listen", "1",
-                         "--set", f"AlarmBits={int(AlarmCondition.AIR_IN_LINE)}",
-                         "--set", "ActualRate=999", "--count", "4", "--period", "0.25")
-        found = await alarm_of(rig, ANOTHER_SENDER, 10, "another sender on node 1 detected")
+        found = await alarm_of(rig, ANOTHER_SENDER, 10, "the replay detected")
         latency("B1", rig, replayed["sent_at"])
+        assert found["priority"] == "HIGH", found
+        assert not await rig.alarm("A", "MODULE_RESTARTED"), "a replay is not a reboot"
+        snap = (await rig.status())["A"]
+        assert snap["state"] == "INFUSING" and snap["rate_ml_h"] == pytest.approx(100.0)
+
+    async def test_b3_forged_status_with_the_next_counter_and_a_good_crc(
+            self, rig: ProcessRig) -> None:
+        await both_infusing(rig)
+        pump = rig.pumps[rig.group_of(1)]
+        mark = len(pump.lines)
+        # Air in line and 999 mL/h on a healthy pump at 100 mL/h, CRC right, counter next.
+        forged = await rig.attack(
+            "forge", "--message", "Pump01_Status", "--listen", "1",
+            "--set", f"AlarmBits={int(AlarmCondition.AIR_IN_LINE)}",
+            "--set", "ActualRate=999", "--count", "4", "--period", "0.25")
+        await pump.wait_for("conflict: node 1", since=mark, timeout=5)
+        found = await alarm_of(rig, ANOTHER_SENDER, 10, "the forged Status detected")
+        latency("B3", rig, forged["sent_at"])
         assert found["priority"] == "HIGH", found
         snap = (await rig.status())["A"]
         assert snap["state"] == "INFUSING" and snap["rate_ml_h"] == pytest.approx(100.0)
@@ -136,13 +159,23 @@ class AttackScenarios:
         duplicate.kill()
         await pump.wait_for("conflict: node 1: ended", since=mark, timeout=10)
         await rig.checked("pause A")  # commands accepted again: the pump paused
+        assert pump.alive  # and it never stopped infusing until then (no crash, no halt)
+
+    @pytest.mark.xfail(strict=False, reason="issue 10, N1's part: after a duplicate module "
+                       "left, the workstation keeps dropping the real module's Status (counter "
+                       "errors) and shows it INFUSING while it is PAUSED")
+    async def test_b4_after_the_duplicate_left_the_view_follows_the_real_pump(
+            self, rig: ProcessRig) -> None:
+        await both_infusing(rig)
+        pump = rig.pumps[rig.group_of(1)]
+        mark = len(pump.lines)
+        duplicate = await rig.extra_pumps([Chan("A", 1, "volumetric", "duplicate")])
+        found = await alarm_of(rig, {"DUPLICATE_MODULE"}, 10, "two modules answer in slot 1")
+        duplicate.kill()
+        await pump.wait_for("conflict: node 1: ended", since=mark, timeout=10)
         await rig.checked(f"ack {found['id']}")
-        # The workstation's view follows the real pump again (issue 10, N1's part).
-        try:
-            await rig.channel_until("A", lambda s: s["state"] == "PAUSED", 5, "paused")
-        except AssertionError as exc:
-            pytest.xfail(f"workstation view of slot 1 after the duplicate left (N1): {exc}; "
-                         f"{(await rig.counters())['frame_errors']}")
+        await rig.checked("pause A")
+        await rig.channel_until("A", lambda s: s["state"] == "PAUSED", 5, "paused")
 
     async def test_b5_pump_restarted_while_infusing(self, rig: ProcessRig) -> None:
         await both_infusing(rig)
@@ -200,6 +233,9 @@ class AttackScenarios:
     async def test_b7_b8_flood_junk_babble_and_error_frames(self, rig: ProcessRig) -> None:
         await both_infusing(rig)
         mark = len(rig.output())
+        assert rig.ws is not None
+        ws_pid, pump_pids = rig.ws.proc.pid, [p.proc.pid for p in rig.pumps.values()]
+        cpu_before, wall_before = (cpu_s([ws_pid]), cpu_s(pump_pids)), time.monotonic()
         junk = rig.attacker("flood", "--ids", "0x000-0x010", "--rate", "500", "--seconds", "12")
         babble = rig.attacker("flood", "--ids", "0x0A0", "--rate", "60", "--seconds", "12")
         deadline = time.monotonic() + 11
@@ -211,13 +247,17 @@ class AttackScenarios:
             assert await rig.alarm("A", "COMM_LOST") is None
             assert await rig.alarm("B", "COMM_LOST") is None
             await asyncio.sleep(0.25)
+        elapsed = time.monotonic() - wall_before
+        ws_cpu = (cpu_s([ws_pid]) - cpu_before[0]) / elapsed * 100
+        pump_cpu = (cpu_s(pump_pids) - cpu_before[1]) / elapsed / len(pump_pids) * 100
         flooded = await rig.finish(junk)
         await rig.finish(babble)
         found = await alarm_of(rig, {"BUS_BABBLING"}, 15, "BUS_BABBLING naming 0x0A0")
         assert "0x0A0" in found["text"] and "0x00" not in found["text"], found
         counters = await rig.counters()
         assert counters["bus"]["can0"]["unknown_ids"].get("0x0A0", 0) > 0, counters
-        print(f"FLOOD {rig.interface}: {flooded}")
+        print(f"FLOOD {rig.interface}: {flooded}; CPU during it: workstation {ws_cpu:.0f} %, "
+              f"each pump process {pump_cpu:.0f} % (of one core)")
         # B8: the figures in the event log and the headless status, not only an alarm.
         rows = [r for r in rig.log(EventKind.BUS) if "frames/s" in r.message]
         assert rows and "frame_errors" in rows[-1].data, rows
