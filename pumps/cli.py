@@ -65,7 +65,8 @@ def parse_node(text: str, default_kind: str) -> tuple[int, ModuleKind]:
 
 
 def apply_control_line(rack: PumpRack, line: str) -> str:
-    """Apply one "NODE FAULT [VALUE]" line; returns what to print."""
+    """Apply one "NODE FAULT [VALUE]" line, or "NODE show" (the module's state, alarms,
+    last workstation heartbeat and receive counters); returns what to print."""
     parts = line.split()
     if not parts:
         return ""
