@@ -7,8 +7,9 @@ over-infusion for 47 s). A report that contradicts both the program and the modu
 is flagged (IMPLAUSIBLE_DELIVERY) and not taken into the view nor into supervision:
 
 * Status: a rate far off the program while the last ``RATE_HISTORY`` statuses agreed with it,
-  with no command since. A contradiction that persists is the motor's truth and goes through
-  (the stop/rate rules then judge it: UNCOMMANDED_RATE).
+  with no command since. A slower rate that persists is the motor's truth and goes through (the
+  stop/rate rules then judge it: UNCOMMANDED_RATE); a faster one only once the taken Deliveries
+  show at least half of it (a forger that out-races every Status cannot move the volume).
 * Delivery: against the last accepted (module time, volume), the volume must not go back and
   must not grow faster than the fastest plausible rate x elapsed module time. One frame off that
   line is held as a candidate and dropped; only a second frame continuing from the candidate
@@ -19,7 +20,8 @@ is flagged (IMPLAUSIBLE_DELIVERY) and not taken into the view nor into supervisi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 RATE_HISTORY = 3  # agreeing statuses before a contradiction is doubted
 RATE_AGREE = 0.10  # relative: a status agrees with the program within 10 %
@@ -29,6 +31,8 @@ RATE_DOUBTS = 2  # consecutive doubted statuses; the next one is the motor's tru
 VOLUME_SLACK = 1.5  # a Delivery may show up to this x the fastest plausible rate
 VOLUME_FLOOR_ML = 0.02  # plus a few motor steps and the frame's rounding
 MODULE_TIME_WRAP_S = (1 << 28) * 0.01  # Delivery.ModuleTime (28 bits of 10 ms)
+MEASURED_POINTS = 8  # taken Deliveries the measured rate is taken over
+CORROBORATED = 0.5  # a faster Status is the truth once Deliveries show half its rate
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,13 @@ class ReportPlausibility:
     _last: _Point | None = None
     _candidate: _Point | None = None
     _rates: tuple[float, float] = (0.0, 0.0)  # the last two taken statuses' rates
+    _line: deque[_Point] = field(default_factory=lambda: deque(maxlen=MEASURED_POINTS))
 
     def restart(self) -> None:
         """The module's counters may restart (reboot, volume reset, new program): the next
         Delivery is the new baseline and the rate history is rebuilt."""
         self._last = self._candidate = None
+        self._line.clear()
         self.commanded()
 
     def commanded(self) -> None:
@@ -68,13 +74,25 @@ class ReportPlausibility:
             self._took(reported_ml_h)
             return None
         far = off > max(RATE_FAR * program_ml_h, RATE_FAR_MIN_ML_H)
-        if far and self._agreeing >= RATE_HISTORY and self._doubts < RATE_DOUBTS:
+        measured = self.measured_ml_h()
+        faster_unseen = reported_ml_h > program_ml_h and (
+            measured is None or measured < CORROBORATED * reported_ml_h)
+        if far and self._agreeing >= RATE_HISTORY and (faster_unseen or
+                                                      self._doubts < RATE_DOUBTS):
             self._doubts += 1
             return (f"Status says {reported_ml_h:g} mL/h, the program {program_ml_h:g} mL/h and "
                     f"the last {self._agreeing} statuses agreed with it")
         self._agreeing = self._doubts = 0  # persistent: the motor really changed
         self._took(reported_ml_h)
         return None
+
+    def measured_ml_h(self) -> float | None:
+        """The rate the taken Deliveries show (over the last few), None before two."""
+        if len(self._line) < 2:
+            return None
+        first, last = self._line[0], self._line[-1]
+        dt = last.module_time_s - first.module_time_s
+        return (last.volume_ml - first.volume_ml) / dt * 3600.0 if dt > 0 else None
 
     def _took(self, rate_ml_h: float) -> None:
         self._rates = (self._rates[1], rate_ml_h)
@@ -88,18 +106,24 @@ class ReportPlausibility:
         point = _Point(module_time_s, volume_ml)
         last = self._last
         if last is None:
-            self._last, self._candidate = point, None
+            self._take(point)
             return None
         why = self._off_line(last, point, max_rate_ml_h)
         if why is None:
-            self._last, self._candidate = point, None
+            self._take(point)
             return None
         candidate = self._candidate
         if candidate is not None and self._off_line(candidate, point, None) is None:
-            self._last, self._candidate = point, None  # two frames agree: the module moved on
+            self._line.clear()  # two frames agree: the module moved on, measure afresh
+            self._line.append(candidate)
+            self._take(point)
             return None
         self._candidate = point
         return why
+
+    def _take(self, point: _Point) -> None:
+        self._last, self._candidate = point, None
+        self._line.append(point)
 
     @staticmethod
     def _off_line(last: _Point, point: _Point, max_rate_ml_h: float | None) -> str | None:

@@ -19,11 +19,30 @@ def test_a_rate_far_off_a_program_the_history_agreed_with_is_doubted() -> None:
     assert p.status_rate(40.0, 40.0) is None  # the pump goes on at 40: that was a forgery
 
 
-def test_a_persistent_contradiction_is_the_motors_truth() -> None:
+def test_a_persistent_slower_rate_is_the_motors_truth() -> None:
     p = ReportPlausibility()
     steady(p)
-    doubted = [p.status_rate(120.0, 40.0) is not None for _ in range(RATE_DOUBTS + 2)]
+    doubted = [p.status_rate(10.0, 40.0) is not None for _ in range(RATE_DOUBTS + 2)]
     assert doubted == [True] * RATE_DOUBTS + [False, False]
+
+
+def test_a_faster_rate_needs_the_deliveries_to_show_it() -> None:
+    """A forger that out-races every Status keeps saying 999: the volume says 40."""
+    p = ReportPlausibility()
+    steady(p)
+    for i in range(8):
+        assert p.delivery(i * 15.0, i * 40.0 * 15.0 / 3600, 40.0) is None
+    assert all(p.status_rate(999.0, 40.0) is not None for _ in range(10))
+    runaway = ReportPlausibility()
+    steady(runaway)
+    volume = 0.0
+    for i in range(8):  # the motor really runs at 120 mL/h
+        volume += 120.0 * 15.0 / 3600
+        runaway.delivery(i * 15.0, volume, 40.0)
+    measured = runaway.measured_ml_h()
+    assert measured is not None and abs(measured - 120.0) < 1.0
+    doubted = [runaway.status_rate(120.0, 40.0) is not None for _ in range(RATE_DOUBTS + 1)]
+    assert doubted == [True] * RATE_DOUBTS + [False]
 
 
 def test_no_doubt_without_history_nor_after_a_command() -> None:

@@ -232,3 +232,47 @@ async def test_another_serial_in_a_slot_after_a_restart_is_an_identity_alarm(
         assert b.alarm(letter, "MODULE_KIND_CHANGED") is None
     finally:
         await b.close()
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])  # volumetric, syringe
+async def test_a_forged_status_rate_is_not_shown(bench: Bench, letter: str) -> None:
+    """B3: a forged Status (next counter, right CRC) said 999 mL/h and the card showed it."""
+    ws = bench.api
+    await ws.program(letter, InfusionOrder(drug_id="basic-infusion", rate_ml_h=40.0, vtbi_ml=40.0,
+                                           concentration=4 if letter == "A" else 0),
+                     confirm=True)
+    await ws.start(letter)
+    await bench.until(lambda: ws.channel(letter).state == "INFUSING", 3, "infusing")
+    fw = bench.module(letter).firmware
+    t0 = fw.module_time_s  # a steady history first: 1 s of statuses that agree with the program
+    await bench.until(lambda: fw.module_time_s - t0 > bench.speed, 5, "steady statuses")
+    slot = bench.config.channel(letter).slot
+    message = DBC.get_message_by_name(f"Pump{slot:02d}_Status")
+    shown: list[float | None] = []
+
+    def observe() -> bool:  # 10 polls (200 ms): what the card shows meanwhile
+        shown.append(ws.channel(letter).rate_ml_h)
+        return len(shown) % 10 == 0
+    with can.Bus(interface="virtual", channel=bench.config.buses[0].settings().channel) as bus:
+        async def forge_one() -> None:
+            while (msg := bus.recv(timeout=0)) is None or \
+                    msg.arbitration_id != message.frame_id:
+                await asyncio.sleep(0.005)  # the attacker's pacing
+            data = bytearray(msg.data)
+            raw = int.from_bytes(data, "little")
+            raw = (raw & ~(0x3FFF << 18)) | (9990 << 18)  # ActualRate 999.0 mL/h
+            raw = (raw & ~0xF00) | ((((data[1] & 0x0F) + 1) & 0x0F) << 8)  # next counter
+            data = bytearray(raw.to_bytes(8, "little"))
+            data_id = DATA_ID_BLOCKS[0x300] + slot
+            data[0] = crc8_autosar(bytes(data[1:]) + bytes([data_id]))
+            bus.send(can.Message(arbitration_id=message.frame_id, data=bytes(data),
+                                 is_extended_id=False))
+
+        for _ in range(3):  # now and then, between the pump's own statuses
+            await forge_one()
+            await bench.until(observe, 5, "observed")
+        alarm = await bench.until(lambda: bench.alarm(letter, "IMPLAUSIBLE_DELIVERY"), 5,
+                                  "IMPLAUSIBLE_DELIVERY")
+    assert "999" in alarm.text and alarm.priority is Priority.HIGH
+    assert 999.0 not in shown
+    assert ws.channel(letter).state == "INFUSING"
