@@ -28,14 +28,23 @@ def _defined(path: Path) -> set[str]:
     """``test_x`` and ``TestClass::test_x`` names defined in a test module."""
     tree = ast.parse(path.read_text())
     names: set[str] = set()
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+    def methods(cls: ast.ClassDef) -> set[str]:
+        # A scenario class per transport inherits its tests from a base in the same module.
+        own = {item.name for item in cls.body
+               if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)}
+        for base in cls.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                own |= methods(classes[base.id])
+        return own
+
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             names.add(node.name)
         elif isinstance(node, ast.ClassDef):
             names.add(node.name)  # a Hypothesis machine's TestCase, or a test class
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
-                    names.add(f"{node.name}::{item.name}")
+            names.update(f"{node.name}::{name}" for name in methods(node))
         elif isinstance(node, ast.Assign):  # TestX = Machine.TestCase
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return names
@@ -68,6 +77,10 @@ def test_every_reported_hazard_has_a_row(hazard: str) -> None:
 def test_the_checker_notices_a_missing_test(tmp_path: Path) -> None:
     # The table check must be able to fail: a made-up name is not found.
     probe = tmp_path / "t.py"
-    probe.write_text("def test_real():\n    pass\n")
+    probe.write_text("def test_real():\n    pass\n\n"
+                     "class Base:\n    def test_inherited(self):\n        pass\n\n"
+                     "class TestOne(Base):\n    pass\n")
     assert "test_real" in _defined(probe)
+    assert "TestOne::test_inherited" in _defined(probe)
     assert "test_made_up" not in _defined(probe)
+    assert "TestOne::test_made_up" not in _defined(probe)
