@@ -35,4 +35,6 @@ fi
 python dbc/build_dbc.py --check
 ruff check .
 mypy
-python -m pytest -q "$@"
+# Tests mostly wait (simulated modules, brokers, the UML guest), so three workers on two cores
+# roughly halve the wall time; PYTEST_WORKERS=0 runs them in one process.
+python -m pytest -q -n "${PYTEST_WORKERS:-3}" "$@"
