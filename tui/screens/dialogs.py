@@ -165,6 +165,9 @@ class HelpScreen(ModalScreen[None]):
         if self._relock_s is not None:
             lines.append(f"Auto-lock: after {fmt_duration(self._relock_s)} without a key "
                          "([ui] relock_s).")
+        lines += ["In the program form: type in Find drug to search (other names too, e.g.",
+                  "norepinephrine); x (or Enter) ticks a confirmation box, since Space is",
+                  "always audio pause."]
         lines.append("Esc closes a dialog without changing anything.")
         with Vertical(classes="dialog wide"):
             yield Label("Keys", classes="dialog-title")
