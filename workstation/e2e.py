@@ -80,6 +80,13 @@ def protect(payload: bytearray, frame_id: int, counter: int) -> None:
 
 RESYNC_RUN = 3  # frames in order (+1 each) after a jump before the receiver follows them
 RESYNC_SPAN_S = 0.4  # ... spread over at least this long: a sender's period, not a burst
+# A second sequence (a duplicate module that left) silent this long is over: the accepted one
+# continuing is no conflict, and if the accepted one is the sequence that fell silent, a run of
+# 2 in order (over RESYNC_SPAN_S) continuing the other is followed (rare frames such as an Ack
+# would otherwise wait for 3 commands). Two heartbeat periods; a healthy periodic sender is
+# never this silent, so a replay between its frames still needs the full run.
+SECOND_SILENT_S = 2.0
+GHOST_S = 10.0  # a voided run's last counter marks a second live sequence this long
 
 
 class CounterVerdict(Enum):
@@ -105,6 +112,7 @@ class _Run:
     length: int
     started: float
     live: bool  # it follows the sequence a previous run showed: a second sender going on
+    last_at: float = 0.0  # its latest frame
 
 
 @dataclass
@@ -115,47 +123,69 @@ class CounterCheck:
     A frame is accepted when its counter is 1..``max_delta`` ahead of the last accepted one.
     Ordinary frames never resynchronise at once (issue 10, B1: two stale frames did): after a
     jump, ``RESYNC_RUN`` frames in order, spread over ``RESYNC_SPAN_S`` of ``now``, with no frame
-    of the old sequence in between, do. A reboot is the BOOT heartbeat's business
-    (``forget``).
+    of the old sequence in between, do; so do 2 once the accepted sequence has been silent for
+    ``SECOND_SILENT_S`` (the sequence that survived a duplicate module), and so does one frame
+    continuing a sequence a conflict showed live (a ghost) within ``GHOST_S``. A second sequence
+    silent that long no longer makes the accepted one a conflict. A reboot is the BOOT
+    heartbeat's business (``forget``).
     """
 
     max_delta: int = 3
     _last: dict[int, int] = field(default_factory=dict)
+    _last_at: dict[int, float] = field(default_factory=dict)
     _runs: dict[int, _Run] = field(default_factory=dict)
-    _ghosts: dict[int, int] = field(default_factory=dict)  # last counter of a voided run
+    _ghosts: dict[int, tuple[int, float]] = field(default_factory=dict)  # voided run: counter, t
 
     def check(self, frame_id: int, counter: int, now: float = 0.0) -> CounterVerdict:
         last = self._last.get(frame_id)
         if last is None:
-            self._last[frame_id] = counter
+            self._accept(frame_id, counter, now)
             return CounterVerdict.FIRST
         delta = (counter - last) & 0x0F
         run = self._runs.get(frame_id)
         if 1 <= delta <= self.max_delta:
-            self._last[frame_id] = counter
+            self._accept(frame_id, counter, now)
             if run is None:
                 return CounterVerdict.OK
-            del self._runs[frame_id]  # the old sequence is alive: the run was someone else
-            self._ghosts[frame_id] = run.counter
+            del self._runs[frame_id]
+            if now - run.last_at >= SECOND_SILENT_S:
+                return CounterVerdict.OK  # the other sequence ended a while ago: it left
+            self._ghosts[frame_id] = (run.counter, now)  # the old sequence is alive: 2 senders
             if run.length >= 2 or run.live:
                 return CounterVerdict.CONFLICT
             return CounterVerdict.STALE
         if delta == 0:
             return CounterVerdict.REPEATED
-        if run is not None and counter == (run.counter + 1) & 0x0F:
-            run.counter, run.length = counter, run.length + 1
-            if run.length >= RESYNC_RUN and now - run.started >= RESYNC_SPAN_S:
-                self._last[frame_id] = counter
+        if run is not None and 1 <= (counter - run.counter) & 0x0F <= self.max_delta and (
+                counter == (run.counter + 1) & 0x0F or
+                now - self._last_at.get(frame_id, now) >= SECOND_SILENT_S):
+            run.counter, run.length, run.last_at = counter, run.length + 1, now
+            if now - run.started >= RESYNC_SPAN_S and (
+                    run.length >= RESYNC_RUN or
+                    now - self._last_at.get(frame_id, now) >= SECOND_SILENT_S):
+                self._accept(frame_id, counter, now)
                 del self._runs[frame_id]
                 return CounterVerdict.RESYNC
             return CounterVerdict.JUMP
         ghost = self._ghosts.get(frame_id)
-        live = ghost is not None and 1 <= (counter - ghost) & 0x0F <= self.max_delta
-        self._runs[frame_id] = _Run(counter, 1, now, live)
+        live = ghost is not None and now - ghost[1] < GHOST_S and \
+            1 <= (counter - ghost[0]) & 0x0F <= self.max_delta
+        if live and now - self._last_at.get(frame_id, now) >= SECOND_SILENT_S:
+            # The second sequence seen live during a conflict goes on alone: it survived.
+            self._accept(frame_id, counter, now)
+            self._runs.pop(frame_id, None)
+            del self._ghosts[frame_id]
+            return CounterVerdict.RESYNC
+        self._runs[frame_id] = _Run(counter, 1, now, live, now)
         return CounterVerdict.JUMP
+
+    def _accept(self, frame_id: int, counter: int, now: float) -> None:
+        self._last[frame_id] = counter
+        self._last_at[frame_id] = now
 
     def forget(self, frame_id: int) -> None:
         """Start afresh for an identifier (its sender announced a new boot)."""
         self._last.pop(frame_id, None)
+        self._last_at.pop(frame_id, None)
         self._runs.pop(frame_id, None)
         self._ghosts.pop(frame_id, None)

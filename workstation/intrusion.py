@@ -18,6 +18,11 @@ WINDOW_S = 10.0
 REPLAY_COUNT = 3  # replayed frames of one node within the window -> REPLAYED_FRAMES
 CONFLICT_COUNT = 2  # two-sequence conflicts of one node within the window -> DUPLICATE_MODULE
 QUIET_S = 30.0  # a finding ends after this long without a new sign (the HIGH alarm latches)
+# Two modules in a slot end sooner: while on, the slot's Status/Delivery/Progress are not taken
+# (the view would freeze), so the slot is followed again once one sequence alone has been heard
+# for three heartbeat periods (the module's own conflict hold: it accepts commands again then).
+DUPLICATE_QUIET_S = 3.0
+_QUIET_BY_CONDITION = {"DUPLICATE_MODULE": DUPLICATE_QUIET_S}
 
 _WS_ONLY = {0x100: "Command", 0x200: "Program"}
 
@@ -63,7 +68,13 @@ class IntrusionMonitor:
         """A sign from the decoder: ``what`` is "replay" or "two-senders"."""
         if workstation_only(frame_id) is not None:
             return self.own_identifier(bus, frame_id, now)
+        duplicate = ("DUPLICATE_MODULE", bus, node)
+        if what == "replay" and duplicate in self._active:
+            # A second module explains the stray frames: it goes on, it is not a replay.
+            self._active[duplicate] = now
+            return None
         if what == "two-senders":
+            self._signs.pop(("REPLAYED_FRAMES", bus, node), None)  # those were the twin's
             return self._sign(("DUPLICATE_MODULE", bus, node), now, CONFLICT_COUNT, Finding(
                 "DUPLICATE_MODULE", bus, node, frame_id,
                 f"two modules answer in slot {node} on {bus} (two counter sequences on "
@@ -76,9 +87,16 @@ class IntrusionMonitor:
         """Whether this finding is still on (signs within ``QUIET_S``)."""
         return (condition, bus, node) in self._active
 
+    def sustain(self, condition: str, bus: str, node: int, now: float) -> None:
+        """Another source (the registry: two identities alternate) still sees the condition:
+        it is on, and ends only once that source and the counters have both been quiet."""
+        self._active[(condition, bus, node)] = now
+
     def quiet(self, now: float) -> list[tuple[str, str, int]]:
-        """Findings without a new sign for ``QUIET_S``: (condition, bus, node or id) to clear."""
-        ended = [key for key, last in self._active.items() if now - last > QUIET_S]
+        """Findings without a new sign for ``QUIET_S`` (``DUPLICATE_QUIET_S`` for two modules):
+        (condition, bus, node or id) to clear."""
+        ended = [key for key, last in self._active.items()
+                 if now - last > _QUIET_BY_CONDITION.get(key[0], QUIET_S)]
         for key in ended:
             del self._active[key]
         return ended

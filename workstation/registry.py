@@ -73,6 +73,13 @@ class _Boot:
 
 STATUS_BOOT_MASK = 0b11  # Status carries the low two bits of the Heartbeat's BootCount
 DUPLICATE_WINDOW_S = 10.0  # an identity seen again within this, after another: two modules
+# Two modules answer as long as the slot's heartbeats still alternate between identities; the
+# episode ends this long after the last alternation (three heartbeat periods of one identity
+# alone, a module's own conflict hold), and the identity heard alone is the slot's module
+# again (dbc/README.md, "Boot identity").
+DUPLICATE_HOLD_S = 3.0
+
+Identity = tuple[int, int]  # (serial, boot count)
 
 
 class ModuleRegistry:
@@ -82,8 +89,10 @@ class ModuleRegistry:
         self._boots: dict[tuple[str, int], _Boot] = {}
         # Issue 10: (serial, boot count) -> last seen, per slot; a slot back to an identity it
         # left within the window has two modules answering.
-        self._identities: dict[tuple[str, int], dict[tuple[int, int], float]] = {}
-        self._duplicate_at: dict[tuple[str, int], float] = {}
+        self._identities: dict[tuple[str, int], dict[Identity, float]] = {}
+        self._previous: dict[tuple[str, int], Identity] = {}  # the last heartbeat's identity
+        self._duplicate_at: dict[tuple[str, int], float] = {}  # last alternation
+        self._episode: dict[tuple[str, int], set[Identity]] = {}  # identities of a duplicate
         self._remembered: dict[tuple[str, int], int] = {}  # slot -> serial, from the event log
 
     def remember_serial(self, bus: str, node: int, serial: int) -> None:
@@ -91,13 +100,13 @@ class ModuleRegistry:
         self._remembered[(bus, node)] = serial
 
     def duplicate(self, bus: str, node: int, now: float) -> bool:
-        """Whether two modules answered in this slot within the window."""
+        """Whether two modules answered in this slot: its heartbeats alternated between two
+        identities within the last ``DUPLICATE_HOLD_S``."""
         at = self._duplicate_at.get((bus, node))
-        return at is not None and now - at <= DUPLICATE_WINDOW_S
+        return at is not None and now - at <= DUPLICATE_HOLD_S
 
-    def _alternates(self, key: tuple[str, int], beat: ModuleHeartbeat, now: float) -> bool:
+    def _alternates(self, key: tuple[str, int], ident: Identity, now: float) -> bool:
         """This heartbeat returns to an identity the slot left within the window."""
-        ident = (beat.serial, beat.boot_count)
         seen = {i: t for i, t in self._identities.get(key, {}).items()
                 if now - t <= DUPLICATE_WINDOW_S}
         last = max(seen, key=seen.__getitem__) if seen else None
@@ -119,18 +128,33 @@ class ModuleRegistry:
     def on_heartbeat(self, bus: str, beat: ModuleHeartbeat, now: float) -> list[ModuleEvent]:
         key = (bus, beat.node)
         known = self.modules.get(key)
-        alternates = self._alternates(key, beat, now)
+        ident = (beat.serial, beat.boot_count)
+        alternates = self._alternates(key, ident, now)
+        previous = self._previous.get(key)
+        self._previous[key] = ident
         if known is not None and (alternates or self.duplicate(bus, beat.node, now)):
-            # Two modules: keep the first identity, stay present, report it once.
+            # Two modules: keep the slot's identity, stay present, report it once. Only an
+            # alternation keeps the episode on: once one identity alone is heard, it ends.
             first = not self.duplicate(bus, beat.node, now)
-            if (beat.serial, beat.boot_count) != (known.serial, self._boots[key].count):
+            if alternates or ident != previous:
                 self._duplicate_at[key] = now
+                self._episode.setdefault(key, set()).update(
+                    {ident} if previous is None else {ident, previous})
             self.modules[key] = replace(known, last_seen=now, online=True)
             twin = replace(known, serial=beat.serial, last_seen=now)
             return [ModuleEvent(ModuleChange.DUPLICATE, twin, known)] if first else []
         info = ModuleInfo(bus, beat.node, beat.kind, beat.serial, beat.firmware, beat.state,
                           first_seen=known.first_seen if known else now, last_seen=now)
         self.modules[key] = info
+        episode = self._episode.pop(key, None)
+        if known is not None and episode is not None and ident in episode and \
+                beat.state is not ModuleState.BOOT:
+            # One module answers again, one the episode heard all along: follow it, and its
+            # identity is no reboot (the twin's may have been taken for one).
+            self._boots[key] = _Boot(beat.boot_count, beat.boot_count & STATUS_BOOT_MASK)
+            if known.kind != beat.kind or known.serial != beat.serial:
+                return [ModuleEvent(ModuleChange.KIND_CHANGED, info, known)]
+            return [ModuleEvent(ModuleChange.RETURNED, info, known)] if not known.online else []
         rebooted = self._rebooted(key, beat)
         if known is None:
             remembered = self._remembered.pop(key, None)
@@ -161,6 +185,10 @@ class ModuleRegistry:
         if known is None or boot is None or status.boot_count == boot.low or \
                 self.duplicate(bus, status.node, now):
             return []
+        episode = self._episode.get(key)
+        if episode is not None and any(status.boot_count == count & STATUS_BOOT_MASK
+                                       for _, count in episode):
+            return []  # a duplicate just ended: the next heartbeat says which module stayed
         self._boots[key] = _Boot(None, status.boot_count)
         return [ModuleEvent(ModuleChange.REBOOTED, replace(known, state=ModuleState.BOOT),
                             known)]

@@ -151,6 +151,8 @@ class Station(FailureReports):
         if isinstance(frame, ModuleHeartbeat):
             for event in self.registry.on_heartbeat(bus, frame, now):
                 self._module_event(event, now)
+            if self.registry.duplicate(bus, frame.node, now):  # cleared once both are quiet
+                self.intrusion.sustain("DUPLICATE_MODULE", bus, frame.node, now)
             return
         if isinstance(frame, Status):  # H14: a reboot shows in the first frame after it
             for event in self.registry.on_status(bus, frame, now):

@@ -12,7 +12,7 @@ import pytest
 from tests.bus.codec_support import CODEC, STATUS
 from workstation.codec import FrameDecoder, FrameEncoder
 from workstation.errors import CounterError
-from workstation.frames import ModuleHeartbeat, WsHeartbeat
+from workstation.frames import ModuleHeartbeat, Status, WsHeartbeat
 from workstation.vocabulary import ModuleKind, ModuleState, WorkstationState
 
 PERIOD_S = 0.25
@@ -157,3 +157,87 @@ def test_workstation_boot_heartbeat_needs_a_later_wall_clock(later: bool) -> Non
     boot = beat.model_copy(update={"state": WorkstationState.BOOT,
                                    "time_s": 1010 if later else 1002})
     assert accepts(decoder, encoder.encode(boot)) is later
+
+
+def _interleave(decoder: FrameDecoder, clock: Clock, first: FrameEncoder,
+                second: FrameEncoder, frame: Status | ModuleHeartbeat, period: float,
+                rounds: int) -> None:
+    for _ in range(rounds):
+        clock.now += period / 2
+        accepts(decoder, first.encode(frame))
+        clock.now += period / 2
+        accepts(decoder, second.encode(frame))
+
+
+@pytest.mark.parametrize(("offset", "survivor"), [
+    (o, s) for o in (0, 1, 2, 5, 8, 13, 15) for s in ("first", "second")])
+def test_after_a_second_sender_stopped_the_survivor_is_followed(offset: int,
+                                                                survivor: str) -> None:
+    """B4, after the duplicate: two modules interleave on one Status id, one stops. Whichever
+    survives, its frames are accepted again within a few periods and with no anomaly once the
+    other has been silent for a while (the view followed the real module again)."""
+    clock = Clock()
+    first, second = FrameEncoder(CODEC), FrameEncoder(CODEC)
+    decoder = FrameDecoder(CODEC, clock=clock)
+    seen: list[tuple[float, str]] = []
+    decoder.on_anomaly = lambda fid, node, what: seen.append((clock.now, what))
+    for _ in range(6):
+        clock.now += PERIOD_S
+        decoder.decode(first.encode(STATUS))
+    for _ in range(offset):
+        second.encode(STATUS)
+    _interleave(decoder, clock, first, second, STATUS, PERIOD_S, 40)
+    alone = first if survivor == "first" else second
+    left_at = clock.now
+    verdicts = []
+    for _ in range(16):
+        clock.now += PERIOD_S
+        verdicts.append(accepts(decoder, alone.encode(STATUS)))
+    assert all(verdicts[4:]), verdicts  # at most 4 periods (1 s) dropped, then followed
+    assert not [what for t, what in seen if t > left_at + 1.0], seen
+
+
+@pytest.mark.parametrize("survivor", ["first", "second"])
+def test_a_rare_frame_follows_the_survivor_after_a_second_sender_left(survivor: str) -> None:
+    """An Ack-like identifier (a frame per command): after a duplicate left, the surviving
+    sequence is followed at its second frame at the latest, not after 3 commands, and the
+    other sequence's last frame no longer makes it a conflict (the DUPLICATE_MODULE alarm was
+    kept on by each later Ack of the real module)."""
+    clock = Clock()
+    first, second = FrameEncoder(CODEC), FrameEncoder(CODEC)
+    decoder = FrameDecoder(CODEC, clock=clock)
+    seen: list[tuple[float, str]] = []
+    decoder.on_anomaly = lambda fid, node, what: seen.append((clock.now, what))
+    for _ in range(3):
+        clock.now += 2.0
+        decoder.decode(first.encode(STATUS))
+    for _ in range(7):
+        second.encode(STATUS)
+    _interleave(decoder, clock, first, second, STATUS, 2.0, 5)  # each command acked twice
+    alone = first if survivor == "first" else second
+    left_at = clock.now
+    verdicts = []
+    for _ in range(4):
+        clock.now += 3.0
+        verdicts.append(accepts(decoder, alone.encode(STATUS)))
+    assert all(verdicts[1:]), verdicts
+    assert not [what for t, what in seen if t > left_at], seen
+
+
+def test_two_replayed_frames_spread_between_a_live_senders_frames_are_not_followed() -> None:
+    """The survivor rule needs the accepted sequence silent: a replay of two captured frames in
+    order, spread over a second while the genuine sender goes on, never takes over (B1)."""
+    clock = Clock()
+    encoder, decoder = FrameEncoder(CODEC), FrameDecoder(CODEC, clock=clock)
+    captured = [encoder.encode(STATUS) for _ in range(8)]
+    for _ in range(8):
+        clock.now += PERIOD_S
+        decoder.decode(encoder.encode(STATUS))
+    replayed = []
+    for msg in captured[4:8]:  # out of the window: the genuine counter moved on by 8
+        clock.now += PERIOD_S / 2
+        replayed.append(accepts(decoder, msg))
+        clock.now += PERIOD_S / 2
+        assert accepts(decoder, encoder.encode(STATUS))
+    assert not any(replayed)
+    assert decoder.stats.resyncs == 0

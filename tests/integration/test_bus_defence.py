@@ -276,3 +276,41 @@ async def test_a_forged_status_rate_is_not_shown(bench: Bench, letter: str) -> N
     assert "999" in alarm.text and alarm.priority is Priority.HIGH
     assert 999.0 not in shown
     assert ws.channel(letter).state == "INFUSING"
+
+
+@pytest.mark.parametrize("letter", ["A", "B"])  # volumetric, syringe
+async def test_after_the_duplicate_left_the_view_follows_the_real_module(
+        bench: Bench, letter: str) -> None:
+    """B4, after the duplicate: a second module answered in the slot for a while, then left.
+    The workstation kept dropping the real module's Status (the twin's identity and counter
+    sequence held the slot) and showed INFUSING while the pump was PAUSED."""
+    ws = bench.api
+    await ws.program(letter, InfusionOrder(drug_id="basic-infusion", rate_ml_h=10.0, vtbi_ml=40.0,
+                                           concentration=4 if letter == "A" else 0),
+                     confirm=True)
+    await ws.start(letter)
+    await bench.until(lambda: ws.channel(letter).state == "INFUSING", 3, "infusing")
+    channel = bench.config.channel(letter)
+    settings = bench.config.buses[0].settings()
+    rack = next(r for r in bench.racks if channel.slot in r.modules)
+    twin = SimulatedModule(channel.slot, ModuleKind[channel.kind.upper()])
+    heard = len(rack.conflicts)
+    async with PumpRack(settings, [twin], speed=bench.speed):
+        await bench.until(lambda: bench.alarm(letter, "DUPLICATE_MODULE"), 10,
+                          "DUPLICATE_MODULE")
+        await bench.until(lambda: any("ended" not in t for t in rack.conflicts[heard:]), 10,
+                          "the real module heard the twin")
+        seen = bench.module(letter).firmware.module_time_s
+        await bench.until(lambda: bench.module(letter).firmware.module_time_s - seen >
+                          2 * bench.speed, 10, "two seconds of both modules")
+    await bench.until(lambda: any("ended" in t for t in rack.conflicts[heard:]), 10,
+                      "the real module's conflict ended (its commands accepted again)")
+    duplicate = bench.alarm(letter, "DUPLICATE_MODULE")
+    if duplicate is not None:
+        ws.acknowledge(duplicate.id)
+    await ws.pause(letter)
+    assert bench.module(letter).firmware.state.name == "PAUSED"
+    await bench.until(lambda: ws.channel(letter).state == "PAUSED", 5,
+                      "the workstation shows the real module PAUSED")
+    await bench.until(lambda: bench.alarm(letter, "DUPLICATE_MODULE") is None, 15,
+                      "DUPLICATE_MODULE gone once one identity alone was heard")

@@ -84,3 +84,31 @@ def test_another_serial_than_the_remembered_one_is_an_identity_change() -> None:
     same = ModuleRegistry()
     same.remember_serial(BUS, 1, 100_001)
     assert changes(same.on_heartbeat(BUS, beat(2), 0.0)) == [ModuleChange.APPEARED]
+
+
+def test_after_the_twin_left_the_slot_follows_the_module_that_stayed() -> None:
+    """B4, after the duplicate: the twin's BOOT took over the slot's identity, so every later
+    heartbeat of the real module still differed from it and kept the slot "answered by two"
+    for ever (its Status never taken again). Once one identity alone is heard, the episode ends,
+    that module is the slot's again, and it is no reboot; a real reboot later still is."""
+    reg = ModuleRegistry()
+    seen: list[ModuleChange] = []
+    seen += changes(reg.on_heartbeat(BUS, beat(5), 0.0))
+    seen += changes(reg.on_heartbeat(BUS, beat(9, state=ModuleState.BOOT), 0.5))  # the twin
+    t = 1.0
+    for i in range(10):
+        seen += changes(reg.on_heartbeat(BUS, beat(5 if i % 2 == 0 else 9), t))
+        t += 0.5
+    assert ModuleChange.DUPLICATE in seen and reg.duplicate(BUS, 1, t)
+    seen = []
+    for _ in range(10):  # the twin left: the real module alone, heartbeat and status
+        t += 1.0
+        seen += changes(reg.on_heartbeat(BUS, beat(5), t))
+        seen += changes(reg.on_status(BUS, status(5), t + 0.25))
+    assert not reg.duplicate(BUS, 1, t)
+    assert ModuleChange.REBOOTED not in seen and ModuleChange.DUPLICATE not in seen, seen
+    info = reg.get(BUS, 1)
+    assert info is not None and info.online
+    t += 1.0
+    assert changes(reg.on_heartbeat(BUS, beat(6, state=ModuleState.BOOT), t)) == \
+        [ModuleChange.REBOOTED]
