@@ -161,9 +161,6 @@ class AttackScenarios:
         await rig.checked("pause A")  # commands accepted again: the pump paused
         assert pump.alive  # and it never stopped infusing until then (no crash, no halt)
 
-    @pytest.mark.xfail(strict=False, reason="issue 10, N1's part: after a duplicate module "
-                       "left, the workstation keeps dropping the real module's Status (counter "
-                       "errors) and shows it INFUSING while it is PAUSED")
     async def test_b4_after_the_duplicate_left_the_view_follows_the_real_pump(
             self, rig: ProcessRig) -> None:
         await both_infusing(rig)
