@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from pumps.module import Fault, SimulatedModule
@@ -48,7 +49,29 @@ def add_parser(sub: Any) -> None:
                    help="stop after this many seconds (default: run until SIGINT/SIGTERM)")
     p.add_argument("--control", choices=["none", "stdin"], default="none",
                    help="read fault-injection lines from stdin (see below)")
+    p.add_argument("--nvm", type=Path, default=None, metavar="DIR",
+                   help="folder for each module's non-volatile memory (its boot count), so a "
+                        "restarted process boots as the next count, like a real module "
+                        "(default: a random boot count at every start)")
     p.set_defaults(handler=run)
+
+
+def next_boot_count(nvm: Path | None, node: int) -> int | None:
+    """The boot count a module powers up with: one more than last time, kept in ``nvm``.
+
+    A real module keeps it in non-volatile memory; without ``nvm`` a process starts at a random
+    count, which a restart repeats once in 16 (then the workstation takes the new process's BOOT
+    for a replay and follows it by its counters alone, without MODULE_RESTARTED)."""
+    if nvm is None:
+        return None
+    path = nvm / f"node-{node}.boot"
+    try:
+        count = (int(path.read_text()) + 1) % 16
+    except (OSError, ValueError):
+        count = 0  # first power-up, or unreadable memory: start the count afresh
+    nvm.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(count))
+    return count
 
 
 def parse_node(text: str, default_kind: str) -> tuple[int, ModuleKind]:
@@ -106,7 +129,8 @@ async def serve(args: argparse.Namespace) -> int:
     nodes = [parse_node(n, args.kind) for n in args.node]
     if len({n for n, _ in nodes}) != len(nodes):
         raise SystemExit("icu-ws pump: each --node slot may be given once")
-    modules = [SimulatedModule(node, kind) for node, kind in nodes]
+    modules = [SimulatedModule(node, kind, boot_count=next_boot_count(args.nvm, node))
+               for node, kind in nodes]
     settings = BusSettings(args.interface, args.channel, args.bitrate)
     stop = stop_on_signals()
     async with PumpRack(settings, modules, speed=args.speed) as rack:

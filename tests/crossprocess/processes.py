@@ -116,11 +116,13 @@ class PumpProc(Proc):
     """``icu-ws pump`` with the given nodes, faults on stdin (``NODE FAULT [VALUE]``)."""
 
     def __init__(self, chans: Sequence[Chan], *, interface: str, channel: str,
-                 speed: float = SPEED) -> None:
+                 speed: float = SPEED, nvm_dir: Path | None = None) -> None:
         nodes = [a for c in chans for a in ("--node", f"{c.slot}:{c.kind}")]
+        # A restarted pump process boots as the next count, as a real module would.
+        nvm = ("--nvm", str(nvm_dir)) if nvm_dir is not None else ()
         super().__init__(icu_ws("pump", *nodes, "--interface", interface, "--channel", channel,
                                 "--speed", f"{speed:g}", "--control", "stdin",
-                                "--duration", f"{BACKSTOP_S:g}"),
+                                "--duration", f"{BACKSTOP_S:g}", *nvm),
                          name=f"pumps {','.join(str(c.slot) for c in chans)}")
         self.slots = {c.slot for c in chans}
 
@@ -189,7 +191,8 @@ class ProcessRig(Rig):
         old = self.pumps.get(group)
         if old is not None and old.alive:
             raise AssertionError(f"pump group {group} is already running")
-        proc = PumpProc(self.groups[group], interface=self.interface, channel=self.channel)
+        proc = PumpProc(self.groups[group], interface=self.interface, channel=self.channel,
+                        nvm_dir=self.tmp / "nvm")
         self.pumps[group] = proc
         await proc.wait_for("pumps: nodes", timeout=30)
 
@@ -248,7 +251,8 @@ class ProcessRig(Rig):
 
     async def extra_pumps(self, chans: Sequence[Chan]) -> PumpProc:
         """Another pump process (e.g. a second module on an existing node id, B4)."""
-        proc = PumpProc(chans, interface=self.interface, channel=self.channel)
+        proc = PumpProc(chans, interface=self.interface, channel=self.channel,
+                        nvm_dir=self.tmp / "nvm")  # a twin: the next boot count, never the same
         self.extras.append(proc)
         await proc.wait_for("pumps: nodes", timeout=30)
         return proc
