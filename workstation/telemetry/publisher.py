@@ -66,6 +66,7 @@ class TelemetryPublisher:
         self._failures = 0  # outbox writes that failed since the last health check
         self._client: aiomqtt.Client | None = None
         self._client_was_up = False
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.sent = 0
         self.connects = 0
@@ -106,6 +107,9 @@ class TelemetryPublisher:
         """Deliver what is waiting (bounded), say offline, disconnect; the rest stays in the
         outbox for the next start."""
         deadline = time.monotonic() + flush_s
+        # From here on no "online" status may follow the "offline" one below: the retained
+        # status would otherwise say online after a clean stop.
+        self._stopping = True
         while self.connected and len(self.outbox) and time.monotonic() < deadline:
             self._queued.set()
             await asyncio.sleep(0.02)
@@ -242,6 +246,8 @@ class TelemetryPublisher:
                 active = self.mapper.active_alarms(alarms.active(), audio, through_seq=through)
                 await client.publish(self.topics.active_alarms, _json(active), qos=1,
                                      retain=True, timeout=PUBLISH_TIMEOUT_S)
+            if self._stopping:
+                return  # stop() says offline; state updates end here
             now = time.monotonic()
             if now >= next_round:
                 self._dirty.update(self.supervisor.controllers)
