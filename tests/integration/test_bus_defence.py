@@ -16,6 +16,7 @@ import pytest
 from channels.planning import InfusionOrder
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
+from tests.crossprocess.attacker import protect  # its own CRC and data ids, not our codec
 from tests.integration.conftest import Bench
 from workstation.alarms import Priority
 from workstation.eventlog import EventKind
@@ -29,30 +30,13 @@ def _load() -> cantools.database.can.database.Database:
 
 
 DBC = _load()
-# dbc/README.md, "End-to-end protection": data id = block of the function code + node id.
-DATA_ID_BLOCKS = {0x100: 0x00, 0x200: 0x20, 0x080: 0x40, 0x180: 0x60, 0x280: 0x80,
-                  0x300: 0xA0, 0x380: 0xC0, 0x400: 0xE0, 0x480: 0xC0, 0x500: 0xE0, 0x700: 0xE0}
-
-
-def crc8_autosar(data: bytes) -> int:
-    """CRC-8/AUTOSAR, bit by bit (poly 0x2F, init and xor-out 0xFF)."""
-    crc = 0xFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x2F) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc ^ 0xFF
-
-
 def forged(name: str, counter: int, **signals: float) -> can.Message:
     message = DBC.get_message_by_name(name)
     values: dict[str, float] = {s.name: 0 for s in message.signals}
     values.update(signals, Crc=0, Counter=counter)
     data = bytearray(message.encode(values, scaling=True, strict=False))
-    fid = message.frame_id
-    data_id = DATA_ID_BLOCKS[fid & 0x780] + (fid & 0x7F)
-    data[0] = crc8_autosar(bytes(data[1:]) + bytes([data_id]))
-    return can.Message(arbitration_id=fid, data=bytes(data), is_extended_id=False)
+    return can.Message(arbitration_id=message.frame_id,
+                       data=protect(data, message.frame_id, counter), is_extended_id=False)
 
 
 @pytest.mark.parametrize("letter", ["A", "B"])  # volumetric, syringe
@@ -261,11 +245,10 @@ async def test_a_forged_status_rate_is_not_shown(bench: Bench, letter: str) -> N
             data = bytearray(msg.data)
             raw = int.from_bytes(data, "little")
             raw = (raw & ~(0x3FFF << 18)) | (9990 << 18)  # ActualRate 999.0 mL/h
-            raw = (raw & ~0xF00) | ((((data[1] & 0x0F) + 1) & 0x0F) << 8)  # next counter
             data = bytearray(raw.to_bytes(8, "little"))
-            data_id = DATA_ID_BLOCKS[0x300] + slot
-            data[0] = crc8_autosar(bytes(data[1:]) + bytes([data_id]))
-            bus.send(can.Message(arbitration_id=message.frame_id, data=bytes(data),
+            next_counter = (data[1] + 1) & 0x0F
+            bus.send(can.Message(arbitration_id=message.frame_id,
+                                 data=protect(data, message.frame_id, next_counter),
                                  is_extended_id=False))
 
         for _ in range(3):  # now and then, between the pump's own statuses
