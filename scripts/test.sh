@@ -37,4 +37,11 @@ ruff check .
 mypy
 # Tests mostly wait (simulated modules, brokers, the UML guest), so three workers on two cores
 # roughly halve the wall time; PYTEST_WORKERS=0 runs them in one process.
-python -m pytest -q -n "${PYTEST_WORKERS:-3}" "$@"
+# The tmux tests type into a real terminal with fixed key gaps, which the other workers' load can
+# upset: the full run gives them the machine to themselves, after the rest.
+if [ "$#" -eq 0 ]; then
+  python -m pytest -q -n "${PYTEST_WORKERS:-3}" --ignore=tests/tui/test_tmux.py
+  python -m pytest -q -p no:xdist tests/tui/test_tmux.py
+else
+  python -m pytest -q -n "${PYTEST_WORKERS:-3}" "$@"
+fi
