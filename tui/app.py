@@ -111,6 +111,9 @@ class InfusionApp(App[None]):
         self.header.locked = self.locked
         self.repaint()
 
+    def on_unmount(self) -> None:
+        self.ws.unsubscribe(self._on_notice)
+
     @property
     def high_on(self) -> bool:
         return high_on(self._ticks)
@@ -121,6 +124,8 @@ class InfusionApp(App[None]):
 
     def repaint(self) -> None:
         """Channel values, from the cache of snapshots: only changed cards redraw."""
+        if not self.screen_stack:
+            return
         self.grid.update(self.ws.channels(), high_on=self.high_on, medium_on=self.medium_on)
         self.header.locked = self.locked
         self.header.refresh()
@@ -131,6 +136,8 @@ class InfusionApp(App[None]):
                             "without a key")
 
     def draw_alarms(self) -> None:
+        if not self.screen_stack:
+            return  # the app is closing: a timer or a notice arrived after the last screen left
         indicator = self.ws.indicator()
         alarms = self.ws.active_alarms()
         top = next((a for a in alarms if a.id == indicator.alarm_id), None)
@@ -148,6 +155,8 @@ class InfusionApp(App[None]):
             self.call_later(self._alarm_changed, notice)
 
     def _alarm_changed(self, notice: Notice) -> None:
+        if not self.screen_stack:
+            return
         self.draw_alarms()
         letters = {c.alarm.key.source for c in notice.alarm_changes if c.alarm is not None}
         self.grid.update(self.ws.channels(letters),
@@ -156,6 +165,8 @@ class InfusionApp(App[None]):
             self._ring(force=True)
 
     def _flash_tick(self) -> None:
+        if not self.screen_stack:
+            return
         self._ticks += 1
         self.draw_alarms()
         # Only channels with a flashing (HIGH or MEDIUM) alarm change between repaints.

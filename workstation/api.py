@@ -189,6 +189,10 @@ class Workstation:
     def subscribe(self, listener: Listener) -> None:
         self.supervisor.listeners.append(listener)
 
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self.supervisor.listeners:
+            self.supervisor.listeners.remove(listener)
+
     # -- planning ----------------------------------------------------------------------------
     def _running_drugs(self, except_letter: str) -> dict[str, str]:
         # A paused or alarm-stopped channel still has its drug hanging (H10).
