@@ -45,8 +45,8 @@ import can  # noqa: E402
 import cantools  # noqa: E402
 
 from bench.timing import pin_to_one_cpu, rate_summary, slice_rate  # noqa: E402
-from workstation.codec import FrameCodec, FrameDecoder, FrameEncoder  # noqa: E402
-from workstation.frames import (  # noqa: E402
+from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder  # noqa: E402
+from dbc.frames import (  # noqa: E402
     AlarmEvent,
     BolusPage,
     Delivery,
@@ -60,7 +60,7 @@ from workstation.frames import (  # noqa: E402
     SettingsPage,
     Status,
 )
-from workstation.vocabulary import (  # noqa: E402
+from dbc.vocabulary import (  # noqa: E402
     AlarmCondition,
     DeliveryMode,
     EndAction,

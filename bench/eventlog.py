@@ -21,7 +21,8 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
 
-from workstation.eventlog import Event, EventKind, EventLog  # noqa: E402
+from channels.events import Event, EventKind  # noqa: E402
+from workstation.eventlog import EventLog  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "eventlog.json"
 MODES: tuple[Literal["FULL", "NORMAL"], ...] = ("FULL", "NORMAL")

@@ -30,12 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
 
-from pumps.firmware import PumpFirmware  # noqa: E402
-from pumps.mechanism import Mechanism  # noqa: E402
-from pumps.module import SimulatedModule  # noqa: E402
-from pumps.syringe import SyringeMechanism  # noqa: E402
-from pumps.volumetric import VolumetricMechanism  # noqa: E402
-from workstation.frames import (  # noqa: E402
+from dbc.frames import (  # noqa: E402
     BolusPage,
     Command,
     Page,
@@ -43,7 +38,7 @@ from workstation.frames import (  # noqa: E402
     Program,
     SettingsPage,
 )
-from workstation.vocabulary import (  # noqa: E402
+from dbc.vocabulary import (  # noqa: E402
     AlarmCondition,
     CommandCode,
     DeliveryMode,
@@ -52,6 +47,11 @@ from workstation.vocabulary import (  # noqa: E402
     PumpState,
     SyringeSize,
 )
+from pumps.firmware import PumpFirmware  # noqa: E402
+from pumps.mechanism import Mechanism  # noqa: E402
+from pumps.module import SimulatedModule  # noqa: E402
+from pumps.syringe import SyringeMechanism  # noqa: E402
+from pumps.volumetric import VolumetricMechanism  # noqa: E402
 
 RATES_ML_H = (1.0, 25.0, 100.0)
 SAMPLE_S = 30.0

@@ -31,9 +31,9 @@ from channels.controller import ChannelController  # noqa: E402
 from channels.effects import Effects  # noqa: E402
 from channels.plan import Plan  # noqa: E402
 from channels.plausibility import ReportPlausibility  # noqa: E402
+from dbc.frames import Delivery, Status  # noqa: E402
+from dbc.vocabulary import AlarmCondition, DeliveryMode, PumpState  # noqa: E402
 from workstation.config import demo_config  # noqa: E402
-from workstation.frames import Delivery, Status  # noqa: E402
-from workstation.vocabulary import AlarmCondition, DeliveryMode, PumpState  # noqa: E402
 
 CHANNELS = 64
 FRAMES_PER_S = 4  # Status and Delivery, each every 250 ms

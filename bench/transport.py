@@ -39,20 +39,20 @@ if str(REPO) not in sys.path:
 import can  # noqa: E402
 import cantools  # noqa: E402
 
-from pumps.module import SimulatedModule  # noqa: E402
-from pumps.rack import PumpRack  # noqa: E402
-from tests.buslab import remote_hub  # noqa: E402
-from workstation.codec import FrameCodec, FrameEncoder  # noqa: E402
-from workstation.errors import FrameError  # noqa: E402
-from workstation.frames import Command, CommandAck, Frame, Status  # noqa: E402
-from workstation.link import BusSettings, CanLink  # noqa: E402
-from workstation.vocabulary import (  # noqa: E402
+from dbc.codec import FrameCodec, FrameEncoder  # noqa: E402
+from dbc.errors import FrameError  # noqa: E402
+from dbc.frames import Command, CommandAck, Frame, Status  # noqa: E402
+from dbc.link import BusSettings, CanLink  # noqa: E402
+from dbc.vocabulary import (  # noqa: E402
     AlarmCondition,
     CommandCode,
     DeliveryMode,
     ModuleKind,
     PumpState,
 )
+from pumps.module import SimulatedModule  # noqa: E402
+from pumps.rack import PumpRack  # noqa: E402
+from tests.buslab import remote_hub  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "transport.json"
 VCAN_RUNNER = REPO / "scripts" / "vcan" / "run.py"
@@ -221,7 +221,7 @@ def stop(proc: subprocess.Popen[str]) -> str:
 async def measure_processes(settings: BusSettings, codec: FrameCodec, rounds: int,
                             frames: int) -> dict[str, Any]:
     """The module and the sender in their own processes, this one receiving."""
-    pump = spawn([sys.executable, "-m", "workstation.cli", "pump", "--node", str(NODE),
+    pump = spawn([sys.executable, "-m", "icu_ws.cli", "pump", "--node", str(NODE),
                   "--interface", settings.interface, "--channel", settings.channel])
     try:
         latency = await round_trips(settings, codec, rounds)

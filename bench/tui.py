@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
 
 from bench.timing import proc_cpu_s  # noqa: E402
-from workstation.eventlog import EventKind, EventLog, EventLogError  # noqa: E402
+from channels.events import EventKind  # noqa: E402
+from workstation.eventlog import EventLog, EventLogError  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "tui.json"
 CHANNELS = (8, 32)
@@ -91,13 +92,13 @@ def measure(channels: int, headless: bool, seconds: float, warmup: float, folder
     if headless:
         args += ["--headless", "--status-every", "5"]
     # exec: the pane's process IS the demo, so its pid is the pane's pid
-    command = "exec " + shlex.join([sys.executable, "-m", "workstation.cli", *args])
+    command = "exec " + shlex.join([sys.executable, "-m", "icu_ws.cli", *args])
     term = Tmux()
     pid = 0
     try:
         pid = term.start(command)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        assert b"workstation.cli" in cmdline, f"pane pid {pid} is not the demo"
+        assert b"icu_ws.cli" in cmdline, f"pane pid {pid} is not the demo"
         started = time.monotonic()
         while infusing_channels(log) < channels:
             if time.monotonic() - started > 90:

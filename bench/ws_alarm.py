@@ -21,15 +21,15 @@ from typing import Any
 from bench.timing import summary_ms, wait_until, yes
 from channels.controller import ChannelError
 from channels.planning import InfusionOrder
+from dbc.frames import AlarmEvent, Frame
+from dbc.vocabulary import AlarmCondition, ModuleKind, PumpState
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
 from workstation.alarms import AlarmKey, ChangeKind
 from workstation.api import Workstation
 from workstation.config import demo_config
 from workstation.demo import DEMO_ORDERS, demo_workstation, module_for, rack_for
-from workstation.frames import AlarmEvent, Frame
 from workstation.supervisor import Notice
-from workstation.vocabulary import AlarmCondition, ModuleKind, PumpState
 
 ALARM_GOAL_P99_MS = 20.0
 ALARM_LETTER = "A"  # volumetric in demo_config

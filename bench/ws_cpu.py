@@ -142,7 +142,7 @@ def run_cpu(channels: int, seconds: float, folder: Path) -> dict[str, Any]:
             wait_for_port(port, hub)
         racks: list[Proc] = []
         for bus in config.buses:
-            argv = [sys.executable, "-m", "workstation.cli", "pump", "--interface", "remote",
+            argv = [sys.executable, "-m", "icu_ws.cli", "pump", "--interface", "remote",
                     "--channel", hubs[bus.name], "--speed", "1"]
             for c in config.channels:
                 if c.bus == bus.name:

@@ -24,10 +24,11 @@ import can
 
 from bench.timing import pin_to_one_cpu, rate_summary, slice_rate, yes
 from bench.ws_traffic import Cursor, rx_channels, rx_stream, rx_warmup
+from channels.config import SupervisionConfig
+from dbc.codec import FrameEncoder
+from dbc.link import CanLink
 from workstation.api import Workstation
-from workstation.codec import FrameEncoder
-from workstation.config import SupervisionConfig, demo_config
-from workstation.link import CanLink
+from workstation.config import demo_config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 import can
 
-from pumps.rack import FAST_PERIOD_S
-from workstation.config import WorkstationConfig
-from workstation.frames import (
+from dbc.frames import (
     CommandAck,
     Delivery,
     Frame,
@@ -26,7 +24,7 @@ from workstation.frames import (
     Status,
     SyringeInfo,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AckResult,
     AlarmCondition,
     CommandCode,
@@ -38,6 +36,8 @@ from workstation.vocabulary import (
     PumpState,
     SyringeSize,
 )
+from pumps.rack import FAST_PERIOD_S
+from workstation.config import WorkstationConfig
 
 RX_START_S = 600.0  # module time of the first frame: the infusions run for 10 min already
 RX_PROGRAM_ID = 1

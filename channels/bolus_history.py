@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from channels.druglib import Drug, fmt
+from channels.events import LogRow
 from channels.limits import LimitCheck, Verdict
-from workstation.eventlog import LogRow
 
 WINDOW_S = 3600.0  # the library's per-hour limits are over a rolling hour
 

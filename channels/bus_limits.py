@@ -13,7 +13,7 @@ import math
 from channels.bus_ranges import PROGRAM_MESSAGE, field_range
 from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan, PlanKind
-from workstation.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
+from dbc.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
 
 _LABELS = {"rate_ml_h": "Rate", "vtbi_ml": "VTBI", "kvo_rate_ml_h": "KVO",
            "occlusion_limit_mmhg": "Occlusion limit", "air_limit_ul": "Air limit",

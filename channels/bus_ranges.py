@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from workstation.dbc import load_database, split_name
-from workstation.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
+from dbc.database import load_database, split_name
+from dbc.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
 
 PROGRAM_MESSAGE = "Program"  # the DBC message that carries every program page
 

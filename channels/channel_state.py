@@ -9,7 +9,9 @@ controller itself (module presence, time, nurse actions). They share this state.
 from __future__ import annotations
 
 from channels.commands import CommandTracker
+from channels.config import ChannelConfig, CommandConfig, SupervisionConfig
 from channels.effects import Effects
+from channels.events import EventKind
 from channels.module_view import ModuleView
 from channels.pending import PendingProgram
 from channels.plan import Plan
@@ -17,10 +19,8 @@ from channels.programming import NURSE_TRIGGERS, Step, Trigger, Workflow
 from channels.reconcile import Reconciler
 from channels.stops import StopJudge
 from channels.supervision import DeliverySupervisor
-from workstation.config import ChannelConfig, CommandConfig, SupervisionConfig
-from workstation.eventlog import EventKind
-from workstation.frames import Command, Program
-from workstation.vocabulary import PumpState
+from dbc.frames import Command, Program
+from dbc.vocabulary import PumpState
 
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 
@@ -80,7 +80,7 @@ class ChannelState:
     def _track(self, fx: Effects) -> Effects:
         # In the order the supervisor applies them: clears first, then raises.
         self.conditions.difference_update(fx.clears)
-        self.conditions.update(r.info.condition for r in fx.raises)
+        self.conditions.update(r.condition for r in fx.raises)
         return fx
 
     def _fire(self, trigger: Trigger, fx: Effects) -> bool:

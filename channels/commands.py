@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from workstation.frames import Command, CommandAck, Program
-from workstation.vocabulary import CommandCode
+from dbc.frames import Command, CommandAck, Program
+from dbc.vocabulary import CommandCode
 
 Request = Command | Program
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 from channels.channel_state import RUNNING, ChannelError
+from channels.conditions import ChannelCondition, stops_infusion
 from channels.effects import Effects
+from channels.events import EventKind
 from channels.pending import PendingProgram
 from channels.plan import Plan, PlanKind
 from channels.plausibility import ReportPlausibility
 from channels.program_flow import ProgramFlow
 from channels.programming import Step, Trigger
 from channels.status_checks import StatusChecks
-from workstation.alarm_catalog import condition_info
-from workstation.eventlog import EventKind
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     Command,
     CommandAck,
@@ -36,8 +36,8 @@ from workstation.frames import (
     Status,
     SyringeInfo,
 )
-from workstation.registry import ModuleChange, ModuleEvent
-from workstation.vocabulary import (
+from dbc.registry import ModuleChange, ModuleEvent
+from dbc.vocabulary import (
     STOPPING_CONDITIONS,
     AlarmCondition,
     CommandCode,
@@ -50,7 +50,7 @@ from workstation.vocabulary import (
 PENDING_REMINDER_S = 120.0  # a verified program left unstarted this long (GIP reminder)
 # Conditions of the channel under which a bolus must not add drug (H8), besides any condition
 # that stops the infusion.
-BOLUS_BLOCKERS = frozenset({"OVER_INFUSION", "UNCOMMANDED_RATE"})
+BOLUS_BLOCKERS = frozenset({ChannelCondition.OVER_INFUSION, ChannelCondition.UNCOMMANDED_RATE})
 
 __all__ = ["RUNNING", "ChannelController", "ChannelError"]
 
@@ -72,35 +72,37 @@ class ChannelController(ProgramFlow, StatusChecks):
         change = event.change
         if change is ModuleChange.LOST:
             self.online = False
-            fx.alarm("COMM_LOST", f"no heartbeat from slot {self.node}", infusing=True)
+            fx.alarm(ChannelCondition.COMM_LOST, f"no heartbeat from slot {self.node}",
+                     infusing=True)
             self._abandon(now, fx)
             return self._track(fx)
         self.online = True
-        fx.clear("COMM_LOST")
-        fx.clear("NO_MODULE")
+        fx.clear(ChannelCondition.COMM_LOST)
+        fx.clear(ChannelCondition.NO_MODULE)
         if change is ModuleChange.DUPLICATE:  # issue 10: what this slot reports is not one pump
-            fx.alarm("DUPLICATE_MODULE", f"two modules answer in slot {self.node}")
+            fx.alarm(ChannelCondition.DUPLICATE_MODULE, f"two modules answer in slot {self.node}")
             return self._track(fx)
         if change is ModuleChange.IDENTITY_CHANGED or (
                 change is ModuleChange.KIND_CHANGED and event.info.kind is expected):
             previous = event.previous.serial if event.previous is not None else "?"
-            fx.alarm("MODULE_IDENTITY_CHANGED", f"slot {self.node}: serial {event.info.serial}, "
-                                                f"was {previous}")
+            fx.alarm(ChannelCondition.MODULE_IDENTITY_CHANGED,
+                     f"slot {self.node}: serial {event.info.serial}, was {previous}")
         if event.info.kind is not expected or change is ModuleChange.KIND_CHANGED:
             self._abandon(now, fx)
             self.plan = self.plan_id = self.secondary = self.bolus = None
             if event.info.kind is not expected:  # the same kind: MODULE_IDENTITY_CHANGED
-                fx.alarm("MODULE_KIND_CHANGED", f"slot {self.node}: "
+                fx.alarm(ChannelCondition.MODULE_KIND_CHANGED, f"slot {self.node}: "
                                                 f"{event.info.kind.name.lower()} module, "
                                                 f"configured {self.config.kind}")
         elif change is ModuleChange.SAFE_STATE:
-            fx.alarm("MODULE_SAFE_STATE", f"slot {self.node}, serial {event.info.serial}")
+            fx.alarm(ChannelCondition.MODULE_SAFE_STATE,
+                     f"slot {self.node}, serial {event.info.serial}")
         elif change is ModuleChange.REBOOTED:
             self.supervisor.reset()
             self.plausibility.restart()  # its counters restarted
             # Whatever frame came first after the boot: what the workstation believed ran.
             if self.plan is not None and (self.infusing or self.stops.believed_running):
-                fx.alarm("MODULE_RESTARTED", "the module rebooted while infusing")
+                fx.alarm(ChannelCondition.MODULE_RESTARTED, "the module rebooted while infusing")
             self.stops.module_rebooted(now)
         # Whatever happened, re-read what the module runs (adoption after a restart too).
         self.reconciler.requested_at = now
@@ -163,11 +165,11 @@ class ChannelController(ProgramFlow, StatusChecks):
         if pending is not None and pending.verified_at is not None and pending.then is None \
                 and not pending.reminded and now - pending.verified_at > PENDING_REMINDER_S:
             pending.reminded = True
-            fx.alarm("PROGRAM_PENDING", f"{pending.plan.describe()} verified "
+            fx.alarm(ChannelCondition.PROGRAM_PENDING, f"{pending.plan.describe()} verified "
                                         f"{now - pending.verified_at:.0f} s ago, not started")
         if pending is not None and self.step is Step.SENT and now > pending.deadline:
             self._fire(Trigger.DEADLINE, fx)
-            fx.alarm("COMMAND_UNACKNOWLEDGED", "program read-back incomplete")
+            fx.alarm(ChannelCondition.COMMAND_UNACKNOWLEDGED, "program read-back incomplete")
             fx.log(EventKind.PROGRAM, "read-back incomplete: program not started",
                    program_id=pending.program_id, step="incomplete")
             self.pending = None
@@ -176,7 +178,7 @@ class ChannelController(ProgramFlow, StatusChecks):
                 "NO_MODULE" not in self.conditions:
             # H18: a configured channel never heard since the workstation started.
             where = f"slot {self.node} on {self.config.bus}"
-            fx.alarm("NO_MODULE", f"{where}: not heard for {heard_for:.0f} s")
+            fx.alarm(ChannelCondition.NO_MODULE, f"{where}: not heard for {heard_for:.0f} s")
             fx.log(EventKind.MODULE, f"{where}: no module answering {heard_for:.0f} s after "
                                      "the workstation started listening", slot=self.node)
         return self._track(fx)
@@ -185,7 +187,7 @@ class ChannelController(ProgramFlow, StatusChecks):
     def delivery_blockers(self) -> list[str]:
         """Conditions of this channel under which no bolus may add drug (H8)."""
         mine = {c for c in self.conditions
-                if c in BOLUS_BLOCKERS or condition_info(c, infusing=True).stops_infusion}
+                if c in BOLUS_BLOCKERS or stops_infusion(c)}
         mine |= {str(bit.name) for bit in AlarmCondition
                  if bit & self.module.alarms & STOPPING_CONDITIONS}
         return sorted(mine)
@@ -216,7 +218,7 @@ class ChannelController(ProgramFlow, StatusChecks):
         self.reconciler.remember(program_id, plan)
         self.workflow.fire(Trigger.LOAD)
         fx = self._fx()
-        fx.clear("PROGRAM_PENDING")
+        fx.clear(ChannelCondition.PROGRAM_PENDING)
         fx.log(EventKind.PROGRAM, f"{plan.kind.value} sent: {plan.describe()}", user=user,
                program_id=program_id, plan=plan.model_dump(mode="json"), step="sent")
         for message in plan.confirmed_overrides:
@@ -267,8 +269,8 @@ class ChannelController(ProgramFlow, StatusChecks):
         fx = self._command(CommandCode.CLEAR, now, user=user)
         self.workflow.fire(Trigger.CLEARED)
         self.pending = self._unconfirmed = None
-        fx.clear("PROGRAM_PENDING")
-        fx.clear("MODULE_RESTARTED")
+        fx.clear(ChannelCondition.PROGRAM_PENDING)
+        fx.clear(ChannelCondition.MODULE_RESTARTED)
         self.plan = self.plan_id = self.secondary = self.bolus = None
         return self._track(fx)
 

@@ -12,7 +12,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 
 from channels.druglib import AmountUnit, BolusUnit, Concentration, DoseUnit
-from workstation.errors import InfusionError
+from dbc.errors import InfusionError
 
 RATE_STEP_ML_H = 0.1  # pump resolution (Alaris 0.1-1200 mL/h, shared/notes/domain.md)
 

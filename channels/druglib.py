@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from channels import library_rules
-from workstation.errors import ConfigError
+from dbc.errors import ConfigError
 
 DEFAULT_LIBRARY_PATH = (
     Path(__file__).resolve().parent.parent / "configs" / "drug-library" / "adult-icu.toml"

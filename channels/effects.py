@@ -5,15 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from channels.commands import Completion
-from workstation.alarm_catalog import ConditionInfo, condition_info
-from workstation.eventlog import Event, EventKind
-from workstation.frames import Frame
+from channels.conditions import Condition, condition_name
+from channels.events import Event, EventKind
+from dbc.frames import Frame
 
 
 @dataclass(frozen=True)
 class AlarmRaise:
-    info: ConditionInfo
+    """A condition raised: the workstation's catalogue gives it priority, text and latching."""
+
+    condition: str  # a ChannelCondition or a module AlarmCondition, by name
     detail: str = ""
+    infusing: bool = False  # the motor delivers: an open door is then HIGH and stops the flow
 
 
 @dataclass
@@ -30,11 +33,11 @@ class Effects:
         self.events.append(Event(kind, f"{self.channel}: {message}", channel=self.channel,
                                  user=user, data=data))
 
-    def alarm(self, condition: str, detail: str = "", *, infusing: bool = False) -> None:
-        self.raises.append(AlarmRaise(condition_info(condition, infusing=infusing), detail))
+    def alarm(self, condition: Condition, detail: str = "", *, infusing: bool = False) -> None:
+        self.raises.append(AlarmRaise(condition_name(condition), detail, infusing))
 
-    def clear(self, condition: str) -> None:
-        self.clears.append(condition)
+    def clear(self, condition: Condition) -> None:
+        self.clears.append(condition_name(condition))
 
     def extend(self, other: Effects) -> None:
         self.frames += other.frames

@@ -18,7 +18,7 @@ from enum import Enum
 from channels.bus_ranges import field_range
 from channels.dosing import round_rate
 from channels.druglib import CareArea, Drug, fmt
-from workstation.frames import PrimaryPage, SettingsPage
+from dbc.frames import PrimaryPage, SettingsPage
 
 # The module's ranges are what the bus carries (the DBC's signals, as the Alaris module range in
 # shared/notes/domain.md): read from the DBC, never re-typed here (H13).

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from channels.effects import Effects
-from workstation.eventlog import EventKind
-from workstation.frames import Delivery, Power, Progress, Status, SyringeInfo
-from workstation.registry import ModuleInfo
-from workstation.vocabulary import AlarmCondition, PumpState
+from channels.events import EventKind
+from dbc.frames import Delivery, Power, Progress, Status, SyringeInfo
+from dbc.registry import ModuleInfo
+from dbc.vocabulary import AlarmCondition, PumpState
 
 PRESSURE_TREND_LENGTH = 16
 
@@ -49,7 +49,7 @@ class ModuleView:
         for bit in AlarmCondition:
             name = str(bit.name)
             if bits & bit and not old & bit:
-                fx.alarm(name, infusing=infusing)
+                fx.alarm(bit, infusing=infusing)
                 fx.log(EventKind.ALARM, f"module reports {name}", condition=name)
             elif old & bit and not bits & bit:
-                fx.clear(name)
+                fx.clear(bit)

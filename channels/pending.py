@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from channels.plan import Plan, PlanKind
-from workstation.frames import Page, Readback
-from workstation.vocabulary import CommandCode, ProgramPage, ProgramStore
+from dbc.frames import Page, Readback
+from dbc.vocabulary import CommandCode, ProgramPage, ProgramStore
 
 
 @dataclass

@@ -12,8 +12,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from channels.druglib import Concentration
-from workstation.frames import BolusPage, PrimaryPage, SecondaryPage, SettingsPage
-from workstation.vocabulary import EndAction
+from dbc.frames import BolusPage, PrimaryPage, SecondaryPage, SettingsPage
+from dbc.vocabulary import EndAction
 
 
 class PlanKind(StrEnum):

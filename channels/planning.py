@@ -20,7 +20,7 @@ from channels.bolus_history import BolusHistory
 from channels.druglib import CareArea, Concentration, Drug, fmt
 from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan, PlanKind
-from workstation.vocabulary import EndAction
+from dbc.vocabulary import EndAction
 
 
 class InfusionOrder(BaseModel):

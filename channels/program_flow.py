@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from channels.channel_state import ChannelState
 from channels.commands import Completion, Outcome
+from channels.conditions import ChannelCondition
 from channels.effects import Effects
+from channels.events import EventKind
 from channels.plan import PlanKind
 from channels.programming import Step, Trigger
 from channels.reconcile import Adoption
-from workstation.eventlog import EventKind
-from workstation.frames import Command, CommandAck, Program, Readback
-from workstation.vocabulary import CommandCode, ProgramStore
+from dbc.frames import Command, CommandAck, Program, Readback
+from dbc.vocabulary import CommandCode, ProgramStore
 
 QUIET_REJECTIONS = (CommandCode.REQUEST_READBACK, CommandCode.NOP)  # no program is not an alarm
 STARTS = (CommandCode.START, CommandCode.SECONDARY_START, CommandCode.BOLUS_START)
@@ -35,7 +36,7 @@ class ProgramFlow(ChannelState):
         if done.outcome is Outcome.REJECTED:
             self._rejected(done, fx)
             return
-        fx.clear("COMMAND_REJECTED")
+        fx.clear(ChannelCondition.COMMAND_REJECTED)
         self.module.acked_state = ack.state
         if isinstance(frame, Program) and self.pending is not None \
                 and frame.program_id == self.pending.program_id:
@@ -52,7 +53,8 @@ class ProgramFlow(ChannelState):
             if ack.subject is CommandCode.REQUEST_READBACK:
                 self.reconciler.requested_at = None  # nothing active to read back
             return
-        fx.alarm("COMMAND_REJECTED", f"{ack.subject.name} seq {ack.seq}: {ack.reason.name}")
+        fx.alarm(ChannelCondition.COMMAND_REJECTED,
+                 f"{ack.subject.name} seq {ack.seq}: {ack.reason.name}")
         pending = self.pending
         if pending is None or frame.program_id != pending.program_id:
             return
@@ -68,7 +70,7 @@ class ProgramFlow(ChannelState):
 
     def _accepted(self, command: Command, fx: Effects) -> None:
         if command.command in (CommandCode.START, CommandCode.STOP, CommandCode.CLEAR):
-            fx.clear("UNCOMMANDED_STOP")  # the nurse has taken the channel in hand
+            fx.clear(ChannelCondition.UNCOMMANDED_STOP)  # the nurse has taken the channel in hand
         pending = self.pending
         if pending is None or command.program_id != pending.program_id or \
                 command.command not in STARTS:
@@ -82,8 +84,9 @@ class ProgramFlow(ChannelState):
             fx.log(EventKind.PROGRAM, f"{'titrated to' if titration else 'started'} "
                                       f"{plan.describe()}", program_id=pending.program_id,
                    plan=plan.model_dump(mode="json"), titration=titration, step="active")
-            fx.clear("PROGRAM_PENDING")
-            fx.clear("MODULE_RESTARTED")  # reprogrammed and started: the restart is dealt with
+            fx.clear(ChannelCondition.PROGRAM_PENDING)
+            # Reprogrammed and started: the restart is dealt with.
+            fx.clear(ChannelCondition.MODULE_RESTARTED)
         else:
             if plan.kind is PlanKind.SECONDARY:
                 self.secondary = plan
@@ -106,7 +109,7 @@ class ProgramFlow(ChannelState):
                 return  # e.g. a late read-back once the start is on its way: logged only
             pending.on_readback(frame)
             if pending.mismatch is not None:
-                fx.alarm("PROGRAM_MISMATCH", pending.mismatch)
+                fx.alarm(ChannelCondition.PROGRAM_MISMATCH, pending.mismatch)
                 fx.log(EventKind.PROGRAM, f"read-back mismatch: {pending.mismatch}",
                        step="mismatch")
                 self.pending = None
@@ -130,7 +133,7 @@ class ProgramFlow(ChannelState):
 
     def _adopt(self, adoption: Adoption, fx: Effects) -> None:
         if adoption.mismatch is not None:
-            fx.alarm("PROGRAM_MISMATCH", adoption.mismatch)
+            fx.alarm(ChannelCondition.PROGRAM_MISMATCH, adoption.mismatch)
             fx.log(EventKind.PROGRAM, f"unexplained program: {adoption.mismatch}",
                    program_id=adoption.program_id, step="mismatch")
         if self.plan == adoption.plan and self.plan_id == adoption.program_id:
@@ -140,7 +143,8 @@ class ProgramFlow(ChannelState):
         if self._unconfirmed is not None and \
                 self._unconfirmed.program_id == adoption.program_id:
             self._unconfirmed = None
-            fx.clear("COMMAND_UNACKNOWLEDGED")  # the view is reconciled; the alarm stays shown
+            # The view is reconciled; the alarm stays shown.
+            fx.clear(ChannelCondition.COMMAND_UNACKNOWLEDGED)
         self._fire(Trigger.ADOPTED, fx)
         fx.log(EventKind.PROGRAM, f"adopted running program {adoption.program_id}: "
                                   f"{plan.describe()}", program_id=adoption.program_id,
@@ -153,7 +157,7 @@ class ProgramFlow(ChannelState):
         subject = frame.MESSAGE if isinstance(frame, Program) else frame.command.name
         fx.log(EventKind.COMMAND, f"{subject} seq {frame.seq} unacknowledged after "
                                   f"{done.tries} tries", seq=frame.seq)
-        fx.alarm("COMMAND_UNACKNOWLEDGED", f"{subject} not confirmed by the pump")
+        fx.alarm(ChannelCondition.COMMAND_UNACKNOWLEDGED, f"{subject} not confirmed by the pump")
         if self.reconciler.requested_at is not None and isinstance(frame, Command) and \
                 frame.command is CommandCode.REQUEST_READBACK:
             self.reconciler.requested_at = None  # ask again at the next status period

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from channels.plan import Plan, PlanKind, plan_from_pages
-from workstation.frames import Page, PrimaryPage, Readback, SettingsPage, Status
-from workstation.vocabulary import DeliveryMode, ProgramPage, PumpState
+from dbc.frames import Page, PrimaryPage, Readback, SettingsPage, Status
+from dbc.vocabulary import DeliveryMode, ProgramPage, PumpState
 
 READBACK_RETRY_S = 2.0  # ask again if the active read-back did not come (lost frames)
 KNOWN_PLANS = 32  # program ids remembered for adoption (ids wrap at 255)

@@ -8,15 +8,16 @@ stop). Delivery supervision compares the module's volume with the rate expected 
 from __future__ import annotations
 
 from channels.channel_state import ChannelState
+from channels.conditions import ChannelCondition
 from channels.effects import Effects
+from channels.events import EventKind
 from channels.plan import PlanKind
 from channels.plausibility import ReportPlausibility
 from channels.programming import Step, Trigger
 from channels.reconcile import secondary_ended, side_running
 from channels.supervision import DeliveryVerdict
-from workstation.eventlog import EventKind
-from workstation.frames import Command, Delivery, Progress, Status
-from workstation.vocabulary import CommandCode, DeliveryMode, ProgramStore, PumpState
+from dbc.frames import Command, Delivery, Progress, Status
+from dbc.vocabulary import CommandCode, DeliveryMode, ProgramStore, PumpState
 
 
 class StatusChecks(ChannelState):
@@ -38,7 +39,7 @@ class StatusChecks(ChannelState):
                                              fastest)
         if why is None:
             return False
-        fx.alarm("IMPLAUSIBLE_DELIVERY", why)
+        fx.alarm(ChannelCondition.IMPLAUSIBLE_DELIVERY, why)
         fx.log(EventKind.ALARM, f"IMPLAUSIBLE_DELIVERY: {why}; frame not taken",
                condition="IMPLAUSIBLE_DELIVERY", frame=frame.MESSAGE)
         return True
@@ -60,7 +61,7 @@ class StatusChecks(ChannelState):
             fx.log(EventKind.ALARM, f"{finding.condition}: {finding.detail}",
                    condition=finding.condition)
         if self.stops.rate_agrees():
-            fx.clear("UNCOMMANDED_RATE")
+            fx.clear(ChannelCondition.UNCOMMANDED_RATE)
 
     def _adopt_side(self, kind: PlanKind, status: Status, previous: Status | None,
                     fx: Effects) -> None:
@@ -77,11 +78,11 @@ class StatusChecks(ChannelState):
         if unconfirmed is not None and plan == unconfirmed.plan:
             self._unconfirmed = None
             self._fire(Trigger.ADOPTED, fx)
-            fx.clear("COMMAND_UNACKNOWLEDGED")
+            fx.clear(ChannelCondition.COMMAND_UNACKNOWLEDGED)
         fx.log(EventKind.PROGRAM, f"adopted running {kind.value}: {plan.describe()}",
                plan=plan.model_dump(mode="json"), drug_known=known, step="adopted")
         if not known and previous is not None:
-            fx.alarm("PROGRAM_MISMATCH", f"the pump runs a {kind.value} at "
+            fx.alarm(ChannelCondition.PROGRAM_MISMATCH, f"the pump runs a {kind.value} at "
                                          f"{status.rate_ml_h:g} mL/h nobody started here")
 
     def _judged_rate(self, now: float) -> float | None:
@@ -121,13 +122,14 @@ class StatusChecks(ChannelState):
         # Low rates are judged over a longer window (up to 1 h): say which.
         minutes = round((self.supervisor.judged_window_s or 900.0) / 60)
         if verdict is DeliveryVerdict.OVER:
-            fx.alarm("OVER_INFUSION", f"{ratio:.0%} of the programmed volume over {minutes} min")
+            fx.alarm(ChannelCondition.OVER_INFUSION,
+                     f"{ratio:.0%} of the programmed volume over {minutes} min")
         elif verdict is DeliveryVerdict.UNDER:
-            fx.alarm("UNDER_INFUSION",
+            fx.alarm(ChannelCondition.UNDER_INFUSION,
                      f"{ratio:.0%} of the programmed volume over {minutes} min")
         elif verdict is DeliveryVerdict.OK:
-            fx.clear("OVER_INFUSION")
-            fx.clear("UNDER_INFUSION")
+            fx.clear(ChannelCondition.OVER_INFUSION)
+            fx.clear(ChannelCondition.UNDER_INFUSION)
 
     def _reconcile(self, progress: Progress, now: float, fx: Effects) -> None:
         """Each status period: does the module run what the channel shows? (H16)"""

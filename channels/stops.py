@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workstation.frames import Status
-from workstation.vocabulary import STOPPING_CONDITIONS, AlarmCondition, CommandCode, PumpState
+from channels.conditions import ChannelCondition
+from dbc.frames import Status
+from dbc.vocabulary import STOPPING_CONDITIONS, AlarmCondition, CommandCode, PumpState
 
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 # A command explains what the module does this long after it was sent: every retry of its
@@ -35,7 +36,7 @@ RATE_STATUSES = 2  # consecutive statuses off the program before it is an alarm 
 
 @dataclass(frozen=True)
 class Finding:
-    condition: str  # UNCOMMANDED_STOP or UNCOMMANDED_RATE
+    condition: ChannelCondition  # UNCOMMANDED_STOP or UNCOMMANDED_RATE
     detail: str
 
 
@@ -70,8 +71,8 @@ class StopJudge:
         state = status.state
         if state is PumpState.ALARM and not stopping and \
                 (previous is None or previous.state is not PumpState.ALARM):
-            findings.append(Finding("UNCOMMANDED_STOP", "the pump reports ALARM but no alarm "
-                                                        "condition"))
+            findings.append(Finding(ChannelCondition.UNCOMMANDED_STOP,
+                                    "the pump reports ALARM but no alarm condition"))
         elif previous is not None and previous.state in RUNNING and state not in RUNNING:
             rebooted = self._rebooted_at is not None and now - self._rebooted_at <= EXPLAIN_S
             explained = rebooted or \
@@ -81,8 +82,9 @@ class StopJudge:
             if explained:
                 self.believed_running = False
             else:
-                findings.append(Finding("UNCOMMANDED_STOP", f"{previous.state.name} -> "
-                                        f"{state.name} with no command and no alarm condition"))
+                findings.append(Finding(ChannelCondition.UNCOMMANDED_STOP,
+                                        f"{previous.state.name} -> {state.name} with no "
+                                        "command and no alarm condition"))
         if state in RUNNING:
             self.believed_running = True
         findings += self._judge_rate(status, expected_rate, recent)
@@ -101,8 +103,9 @@ class StopJudge:
         if self._rate_off < RATE_STATUSES or self.rate_alarm:
             return []
         self.rate_alarm = True
-        return [Finding("UNCOMMANDED_RATE", f"pump runs {status.rate_ml_h:g} mL/h, program "
-                                            f"{expected:g} mL/h, no command changed it")]
+        return [Finding(ChannelCondition.UNCOMMANDED_RATE,
+                        f"pump runs {status.rate_ml_h:g} mL/h, program {expected:g} mL/h, "
+                        "no command changed it")]
 
     def rate_agrees(self) -> bool:
         """True once the rate is back on the program after a rate alarm (condition gone)."""

@@ -2,7 +2,7 @@
 
 The DBC is what every program loads; this script only saves typing 31 identical slots by hand.
 Change a layout here, run ``python dbc/build_dbc.py``, and commit both files: a test fails when
-they disagree. Keep ``workstation/vocabulary.py`` in step with the value tables.
+they disagree. Keep ``dbc/vocabulary.py`` in step with the value tables.
 """
 
 from __future__ import annotations

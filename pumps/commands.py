@@ -21,12 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pumps.delivery import Delivered, ProgramSlot
-from pumps.mechanism import Mechanism
-from pumps.power import DEPLETED_MIN, Battery
-from pumps.state_table import COMMANDS, Goto, Refusal, Transition, decide
-from workstation.frames import BolusPage, Command, CommandAck, Frame, Readback, SecondaryPage
-from workstation.vocabulary import (
+from dbc.frames import BolusPage, Command, CommandAck, Frame, Readback, SecondaryPage
+from dbc.vocabulary import (
     STOPPING_CONDITIONS,
     AckResult,
     AlarmCondition,
@@ -39,6 +35,10 @@ from workstation.vocabulary import (
     PumpState,
     RejectReason,
 )
+from pumps.delivery import Delivered, ProgramSlot
+from pumps.mechanism import Mechanism
+from pumps.power import DEPLETED_MIN, Battery
+from pumps.state_table import COMMANDS, Goto, Refusal, Transition, decide
 
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 MOTOR_STARTING = (CommandCode.START, CommandCode.BOLUS_START, CommandCode.SECONDARY_START)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workstation.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
-from workstation.vocabulary import (
+from dbc.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
+from dbc.vocabulary import (
     DeliveryMode,
     EndAction,
     ProgramPage,

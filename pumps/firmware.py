@@ -15,13 +15,7 @@ from __future__ import annotations
 
 import math
 
-from pumps.commands import AIR, RUNNING, CommandExecutor, Identity, Rejected, Reply
-from pumps.conflict import ConflictWatch
-from pumps.delivery import Delivered, ProgramSlot
-from pumps.mechanism import Mechanism
-from pumps.power import Battery
-from pumps.syringe import SyringeMechanism
-from workstation.frames import (
+from dbc.frames import (
     TIME_REMAINING_UNKNOWN,
     AlarmEvent,
     Command,
@@ -35,7 +29,7 @@ from workstation.frames import (
     Status,
     WsHeartbeat,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     STOPPING_CONDITIONS,
     AlarmCondition,
     CommandCode,
@@ -47,6 +41,12 @@ from workstation.vocabulary import (
     PumpState,
     RejectReason,
 )
+from pumps.commands import AIR, RUNNING, CommandExecutor, Identity, Rejected, Reply
+from pumps.conflict import ConflictWatch
+from pumps.delivery import Delivered, ProgramSlot
+from pumps.mechanism import Mechanism
+from pumps.power import Battery
+from pumps.syringe import SyringeMechanism
 
 __all__ = ["Identity", "PumpFirmware", "Rejected"]
 

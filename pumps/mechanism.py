@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+from dbc.vocabulary import AlarmCondition, ModuleKind
 from pumps.line import DownstreamLine
-from workstation.vocabulary import AlarmCondition, ModuleKind
 
 
 class Mechanism(ABC):

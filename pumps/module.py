@@ -6,13 +6,13 @@ import secrets
 from collections.abc import Callable
 from enum import Enum
 
+from dbc.frames import SyringeInfo
+from dbc.vocabulary import ModuleKind, SyringeSize
 from pumps.firmware import Identity, PumpFirmware
 from pumps.mechanism import Mechanism
 from pumps.power import Battery
 from pumps.syringe import SyringeMechanism
 from pumps.volumetric import VolumetricMechanism
-from workstation.frames import SyringeInfo
-from workstation.vocabulary import ModuleKind, SyringeSize
 
 
 class Fault(Enum):

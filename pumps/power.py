@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workstation.vocabulary import AlarmCondition
+from dbc.vocabulary import AlarmCondition
 
 IDLE_HOURS = 16.0  # full battery, electronics only
 RUNNING_HOURS = 8.0  # full battery with the motor running (B. Braun / Alaris class figures)

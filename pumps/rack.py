@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 
 import can
 
+from dbc.codec import FrameCodec
+from dbc.errors import FrameError
+from dbc.frames import Command, Frame, Program, WsHeartbeat
+from dbc.link import BusSettings, CanLink
+from dbc.shutdown import cancel_and_wait
 from pumps.module import SimulatedModule
-from workstation.codec import FrameCodec
-from workstation.errors import FrameError
-from workstation.frames import Command, Frame, Program, WsHeartbeat
-from workstation.link import BusSettings, CanLink
-from workstation.shutdown import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

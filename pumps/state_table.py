@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import product
 
-from workstation.vocabulary import CommandCode, DeliveryMode, PumpState, RejectReason
+from dbc.vocabulary import CommandCode, DeliveryMode, PumpState, RejectReason
 
 
 class Goto(Enum):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 import random
 
+from dbc.vocabulary import AlarmCondition, ModuleKind, SyringeSize
 from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
 from pumps.occlusion_trend import PressureTrend
-from workstation.vocabulary import AlarmCondition, ModuleKind, SyringeSize
 
 # Inner barrel diameters (mm), BD Plastipak-like; nominal capacity in mL is the enum value.
 BARREL_ID_MM: dict[SyringeSize, float] = {

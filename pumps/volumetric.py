@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from collections import deque
 
+from dbc.vocabulary import AlarmCondition, ModuleKind
 from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
-from workstation.vocabulary import AlarmCondition, ModuleKind
 
 STROKE_ML = 0.0625
 STEPS_PER_STROKE = 16  # micro-steps: a 1 mL/h stroke is 16 small pulses, not one every 225 s

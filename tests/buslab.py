@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from workstation.codec import FrameCodec
-from workstation.errors import FrameError
-from workstation.frames import Frame
-from workstation.link import BusSettings, CanLink
+from dbc.codec import FrameCodec
+from dbc.errors import FrameError
+from dbc.frames import Frame
+from dbc.link import BusSettings, CanLink
 
 F = TypeVar("F", bound=Frame)
 _CODEC: FrameCodec | None = None

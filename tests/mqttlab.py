@@ -25,8 +25,8 @@ import aiomqtt
 import pytest
 import trustme
 
+from dbc.shutdown import cancel_and_wait
 from tests.buslab import free_port
-from workstation.shutdown import cancel_and_wait
 from workstation.telemetry.broker_url import parse_broker_url
 
 EXAMPLE_CONF = Path(__file__).resolve().parents[1] / "configs" / "mosquitto" / "mosquitto.conf"

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from channels.conditions import FLOW_STOPPING, ChannelCondition
+from dbc.vocabulary import STOPPING_CONDITIONS, AlarmCondition
 from workstation.alarms import Priority
-from workstation.vocabulary import STOPPING_CONDITIONS, AlarmCondition
 
 __all__ = [
     "WORKSTATION_CONDITIONS",
@@ -92,10 +93,10 @@ def module_conditions_info(bits: AlarmCondition, *, infusing: bool) -> list[Cond
 
 def _ws(
     condition: str, priority: Priority, text: str, *, latching: bool | None = None,
-    stops: bool = False,
 ) -> ConditionInfo:
     latch = priority is HIGH if latching is None else latching
-    return ConditionInfo(condition, priority, text, latch, stops)
+    # Which conditions stop the flow is the channel's knowledge (channels.conditions).
+    return ConditionInfo(condition, priority, text, latch, condition in FLOW_STOPPING)
 
 
 # Conditions the workstation raises itself. Key source: the channel letter for the
@@ -107,18 +108,17 @@ WORKSTATION_CONDITIONS: dict[str, ConditionInfo] = {
         _ws("COMMAND_UNACKNOWLEDGED", HIGH, "Pump did not confirm command"),
         _ws("COMMAND_REJECTED", MEDIUM, "Pump rejected command", latching=False),
         # Read-back differs from what the nurse confirmed: never let it run.
-        _ws("PROGRAM_MISMATCH", HIGH, "Pump program differs from what was sent", stops=True),
+        _ws("PROGRAM_MISMATCH", HIGH, "Pump program differs from what was sent"),
         _ws("PROGRAM_PENDING", LOW, "Program not started — start or cancel"),  # GIP reminder
         _ws("OVER_INFUSION", MEDIUM, "Over-infusion — check pump and line"),
         _ws("UNDER_INFUSION", MEDIUM, "Under-infusion — check pump and line"),
         _ws("MODULE_KIND_CHANGED", HIGH, "Different pump type in slot — reprogram"),
-        _ws("MODULE_SAFE_STATE", HIGH, "Pump in safe state — replace module", stops=True),
+        _ws("MODULE_SAFE_STATE", HIGH, "Pump in safe state — replace module"),
         # The module rebooted: whatever it was running has stopped.
-        _ws("MODULE_RESTARTED", HIGH, "Pump module restarted — check program", stops=True),
+        _ws("MODULE_RESTARTED", HIGH, "Pump module restarted — check program"),
         # No silent stop (issue 14): the module stopped or changed rate with no command from
         # the workstation and no alarm condition of its own to explain it.
-        _ws("UNCOMMANDED_STOP", HIGH, "Pump stopped without a command — check the pump",
-            stops=True),
+        _ws("UNCOMMANDED_STOP", HIGH, "Pump stopped without a command — check the pump"),
         _ws("UNCOMMANDED_RATE", HIGH, "Pump rate differs from the program — check pump"),
         # A configured channel whose module is not heard: nobody watches that line.
         _ws("NO_MODULE", HIGH, "No pump module answering — check the module"),
@@ -154,6 +154,11 @@ WORKSTATION_CONDITIONS: dict[str, ConditionInfo] = {
             latching=False),  # WS
     )
 }
+
+
+_UNCATALOGUED = set(ChannelCondition) - WORKSTATION_CONDITIONS.keys()
+if _UNCATALOGUED:  # a condition a channel raises that the nurse would see no text for
+    raise RuntimeError(f"alarm catalogue: no entry for {sorted(_UNCATALOGUED)}")
 
 
 def condition_info(condition: str, *, infusing: bool = False) -> ConditionInfo:

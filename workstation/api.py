@@ -27,6 +27,7 @@ from channels.controller import ChannelController, ChannelError
 from channels.druglib import CareArea, DrugLibrary, load_drug_library
 from channels.duplicate_pairs import ConfirmedPairs
 from channels.effects import Effects
+from channels.events import Event, EventKind
 from channels.line_advisory import line_checks
 from channels.patient_weight import PatientWeight
 from channels.plan import Plan, PlanKind
@@ -38,21 +39,21 @@ from channels.planning import (
     check_order,
     check_titration,
 )
+from dbc.codec import FrameCodec
+from dbc.errors import ConfigError
+from dbc.frames import Command, CommandAck, Program
+from dbc.vocabulary import AlarmCondition, DeliveryMode, PumpState
 from workstation import weight_change
 from workstation.alarms import Alarm, Indicator
 from workstation.blocked_attempts import blocked_event
-from workstation.codec import FrameCodec
 from workstation.command_errors import conclude
 from workstation.config import WorkstationConfig
-from workstation.errors import ConfigError
-from workstation.eventlog import Event, EventKind, EventLog
-from workstation.frames import Command, CommandAck, Program
+from workstation.eventlog import EventLog
 from workstation.restart_memory import alarms_at_stop, serials_by_channel
 from workstation.snapshot import ChannelSnapshot, snapshot
 from workstation.supervisor import Listener, Supervisor
 from workstation.telemetry.connection import BrokerAccess
 from workstation.telemetry.publisher import TelemetryPublisher
-from workstation.vocabulary import AlarmCondition, DeliveryMode, PumpState
 from workstation.weight_change import Reweighing
 
 

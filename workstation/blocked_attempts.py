@@ -7,9 +7,9 @@ is being misunderstood). Pure: builds the event; the workstation records it.
 from __future__ import annotations
 
 from channels.druglib import fmt
+from channels.events import Event, EventKind
 from channels.limits import Verdict
 from channels.planning import PlanCheck
-from workstation.eventlog import Event, EventKind
 
 MARK = "hard limit"  # in every such message: icu-ws log --grep "hard limit"
 

@@ -14,10 +14,10 @@ from typing import Protocol
 
 import can
 
+from channels.events import Event, EventKind
+from dbc.codec import FrameCodec
+from dbc.link import CanLink
 from workstation.bus_health import BusHealth, Summary, cycle_times
-from workstation.codec import FrameCodec
-from workstation.eventlog import Event, EventKind
-from workstation.link import CanLink
 
 log = logging.getLogger(__name__)
 

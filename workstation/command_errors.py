@@ -10,7 +10,7 @@ import asyncio
 
 from channels.commands import Completion, Request
 from channels.controller import ChannelError
-from workstation.frames import Command, CommandAck
+from dbc.frames import Command, CommandAck
 
 
 class CommandFailed(ChannelError):

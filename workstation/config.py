@@ -9,18 +9,16 @@ from __future__ import annotations
 import string
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workstation.errors import ConfigError
-from workstation.link import BusSettings
+from channels.config import ChannelConfig, CommandConfig, SupervisionConfig
+from dbc.errors import ConfigError
+from dbc.link import BusSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LIBRARY = REPO_ROOT / "configs" / "drug-library" / "adult-icu.toml"
-
-Letter = Annotated[str, Field(pattern=r"^[A-Z]{1,2}$")]
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,30 +49,9 @@ class HeartbeatConfig(_Model):
         return self
 
 
-class ChannelConfig(_Model):
-    letter: Letter
-    slot: int = Field(ge=1, le=31)
-    bus: str = "can0"
-    label: str = Field(default="", max_length=24)
-    kind: Literal["volumetric", "syringe"] = "volumetric"
-
-
 class AlarmConfig(_Model):
     audio_pause_s: float = Field(default=120.0, ge=10.0, le=120.0)  # IEC 60601-1-8 / GIP <= 2 min
     escalation_s: float = Field(default=300.0, ge=30.0, le=3600.0)
-
-
-class CommandConfig(_Model):
-    ack_timeout_s: float = Field(default=0.5, ge=0.05, le=5.0)
-    retries: int = Field(default=3, ge=0, le=10)
-    readback_timeout_s: float = Field(default=2.0, ge=0.1, le=10.0)
-
-
-class SupervisionConfig(_Model):
-    window_s: float = Field(default=900.0, ge=60.0)  # 15 min of module time (FDA GIP)
-    over_ratio: float = Field(default=1.10, gt=1.0, le=2.0)
-    under_ratio: float = Field(default=0.90, ge=0.1, lt=1.0)
-    min_expected_ml: float = Field(default=0.1, ge=0.0)  # the window grows to expect this
 
 
 class UiConfig(_Model):
@@ -176,6 +153,10 @@ class WorkstationConfig(_Model):
                                  f"already used by channels[{slots[(c.bus, c.slot)]}]")
             slots[(c.bus, c.slot)] = i
         return self
+
+    def bus_settings(self) -> dict[str, BusSettings]:
+        """Each bus's python-can settings, by bus name."""
+        return {bus.name: bus.settings() for bus in self.buses}
 
     def channel(self, letter: str) -> ChannelConfig:
         for c in self.channels:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from channels.controller import ChannelError
 from channels.planning import InfusionOrder
+from dbc.vocabulary import ModuleKind
 from pumps.module import SimulatedModule
 from pumps.rack import PumpRack
 from workstation.api import Workstation
 from workstation.config import WorkstationConfig, demo_config
 from workstation.users import Role, UserStore
-from workstation.vocabulary import ModuleKind
 
 # Typical adult ICU infusions, by module kind; doses for the demo patient's 70 kg.
 DEMO_ORDERS: dict[str, list[InfusionOrder]] = {

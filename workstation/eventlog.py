@@ -19,14 +19,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TextIO
 
-from workstation.errors import InfusionError
+from channels.events import Event, EventKind, LogRow
+from dbc.errors import InfusionError
 
 log = logging.getLogger(__name__)
 
@@ -54,43 +54,6 @@ _SCHEMA = (
 
 class EventLogError(InfusionError):
     """The event log cannot be opened, read or written. The message names the file."""
-
-
-class EventKind(StrEnum):
-    PROGRAM = "program"
-    CONFIRMATION = "confirmation"
-    OVERRIDE = "override"
-    COMMAND = "command"
-    ACK = "ack"
-    STATE = "state"
-    MODULE = "module"
-    ALARM = "alarm"
-    USER = "user"
-    SYSTEM = "system"
-    BUS = "bus"
-
-
-@dataclass(frozen=True)
-class Event:
-    """What happened. ``data`` values should be JSON-serialisable; others are stored as str()."""
-
-    kind: EventKind
-    message: str
-    channel: str | None = None
-    user: str | None = None
-    data: Mapping[str, object] = field(default_factory=dict, hash=False)
-
-
-@dataclass(frozen=True)
-class LogRow:
-    id: int
-    wall_time: datetime  # aware, UTC
-    monotonic: float
-    kind: EventKind
-    channel: str | None
-    user: str | None
-    message: str
-    data: dict[str, object]
 
 
 @dataclass

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from channels.events import EventKind, LogRow
 from workstation.alarms import Priority
-from workstation.eventlog import EventKind, LogRow
 
 WS = "WS"
 # Not worth restoring: the shutdown notice itself, and what only informs.

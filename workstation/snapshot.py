@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from channels import quantities
 from channels.controller import ChannelController
 from channels.druglib import fmt
+from dbc.frames import TIME_REMAINING_UNKNOWN
+from dbc.vocabulary import DeliveryMode, PumpState
 from workstation.alarms import Alarm
-from workstation.frames import TIME_REMAINING_UNKNOWN
-from workstation.vocabulary import DeliveryMode, PumpState
 
 
 @dataclass(frozen=True)

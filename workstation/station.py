@@ -22,13 +22,9 @@ from dataclasses import dataclass
 from channels.commands import Completion
 from channels.controller import ChannelController
 from channels.effects import Effects
+from channels.events import Event, EventKind
 from channels.plan import Plan
-from workstation.alarm_catalog import condition_info
-from workstation.alarms import AlarmChange, AlarmKey, AlarmSystem
-from workstation.channel_faults import ChannelFaults
-from workstation.config import WorkstationConfig
-from workstation.eventlog import Event, EventKind, EventLog, EventLogError
-from workstation.frames import (
+from dbc.frames import (
     Command,
     Delivery,
     Frame,
@@ -38,13 +34,18 @@ from workstation.frames import (
     Status,
     WsHeartbeat,
 )
+from dbc.registry import ModuleChange, ModuleEvent, ModuleRegistry
+from dbc.vocabulary import PumpState
+from workstation.alarm_catalog import condition_info
+from workstation.alarms import AlarmChange, AlarmKey, AlarmSystem
+from workstation.channel_faults import ChannelFaults
+from workstation.config import WorkstationConfig
+from workstation.eventlog import EventLog, EventLogError
 from workstation.intrusion import Finding, IntrusionMonitor
-from workstation.registry import ModuleChange, ModuleEvent, ModuleRegistry
 from workstation.reminders import StoppedReminder
 from workstation.restart_memory import RESTORED_NOTE, RestoredAlarm
 from workstation.station_failures import WS as WS  # the workstation's own alarm source
 from workstation.station_failures import FailureReports
-from workstation.vocabulary import PumpState
 
 log = logging.getLogger(__name__)
 
@@ -328,10 +329,10 @@ class Station(FailureReports):
         for condition in fx.clears:
             changes += self.alarms.clear(AlarmKey(fx.channel, condition), now)
         for raised in fx.raises:
-            text = raised.info.text + (f" ({raised.detail})" if raised.detail else "")
-            changes += self.alarms.raise_(AlarmKey(fx.channel, raised.info.condition),
-                                          raised.info.priority, text, now,
-                                          latching=raised.info.latching)
+            info = condition_info(raised.condition, infusing=raised.infusing)
+            text = info.text + (f" ({raised.detail})" if raised.detail else "")
+            changes += self.alarms.raise_(AlarmKey(fx.channel, info.condition),
+                                          info.priority, text, now, latching=info.latching)
         events += [self.record(e) for e in fx.events]
         for done in fx.completions:
             future = self.completions.pop((fx.channel, done.frame.seq), None)

@@ -13,13 +13,13 @@ from collections.abc import Callable
 
 from channels.commands import Completion
 from channels.controller import ChannelController
+from channels.events import Event, EventKind
+from dbc.frames import Command, Frame, Program
+from dbc.registry import ModuleEvent
 from workstation.alarm_catalog import condition_info
 from workstation.alarms import AlarmChange, AlarmKey, AlarmSystem
 from workstation.channel_faults import ChannelFaults, describe, summary
 from workstation.command_errors import CommandAbandoned, CommandNotSent
-from workstation.eventlog import Event, EventKind
-from workstation.frames import Command, Frame, Program
-from workstation.registry import ModuleEvent
 
 log = logging.getLogger(__name__)
 

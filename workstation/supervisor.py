@@ -14,17 +14,18 @@ from collections.abc import Callable
 
 import can
 
+from channels.events import Event, EventKind
 from channels.plan import Plan
+from dbc.codec import FrameCodec
+from dbc.errors import FrameError
+from dbc.frames import Frame, WsHeartbeat
+from dbc.link import CanLink
+from dbc.shutdown import cancel_and_wait
+from dbc.vocabulary import WorkstationState
 from workstation.bus_monitor import BusMonitor
-from workstation.codec import FrameCodec
 from workstation.config import WorkstationConfig
-from workstation.errors import FrameError
-from workstation.eventlog import Event, EventKind, EventLog
-from workstation.frames import Frame, WsHeartbeat
-from workstation.link import CanLink
-from workstation.shutdown import cancel_and_wait
+from workstation.eventlog import EventLog
 from workstation.station import WS, EventSink, Listener, Notice, Station
-from workstation.vocabulary import WorkstationState
 from workstation.watchdog import Run, watched
 
 __all__ = ["WS", "EventSink", "Listener", "Notice", "Supervisor"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from workstation.errors import ConfigError, InfusionError
+from dbc.errors import ConfigError, InfusionError
 
 # A name starts with a letter, so a PIN typed into the name field is never a name (and the
 # log of a refused unlock never shows it).

@@ -6,10 +6,10 @@ from typing import Any
 
 import can
 
+from dbc.codec import FrameCodec
+from dbc.frames import Power, Status, WsHeartbeat
+from dbc.vocabulary import AlarmCondition, DeliveryMode, PumpState, WorkstationState
 from tests.bus.frame_samples import sample_frames
-from workstation.codec import FrameCodec
-from workstation.frames import Power, Status, WsHeartbeat
-from workstation.vocabulary import AlarmCondition, DeliveryMode, PumpState, WorkstationState
 
 CODEC = FrameCodec()
 SAMPLES = sample_frames()

@@ -6,7 +6,7 @@ round trip returns an equal model. Keep it plain data: other test packages impor
 
 from __future__ import annotations
 
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     BolusPage,
     Command,
@@ -26,7 +26,7 @@ from workstation.frames import (
     SyringeInfo,
     WsHeartbeat,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AckResult,
     AlarmCondition,
     CommandCode,

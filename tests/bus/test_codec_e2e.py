@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from dbc.codec import FrameDecoder, FrameEncoder
+from dbc.errors import CounterError, CrcError
+from dbc.frames import Command, Frame, WsHeartbeat
+from dbc.vocabulary import CommandCode, WorkstationState
 from tests.bus.codec_support import CODEC, POWER, SAMPLES, STATUS, WS_HB, copy_msg
-from workstation.codec import FrameDecoder, FrameEncoder
-from workstation.errors import CounterError, CrcError
-from workstation.frames import Command, Frame, WsHeartbeat
-from workstation.vocabulary import CommandCode, WorkstationState
 
 
 def test_encoder_counts_per_message_and_node() -> None:

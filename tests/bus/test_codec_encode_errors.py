@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bus.codec_support import CODEC, POWER, STATUS, WS_HB
-from workstation.codec import FrameEncoder
-from workstation.errors import EncodeError, FrameError, InfusionError
-from workstation.frames import (
+from dbc.codec import FrameEncoder
+from dbc.errors import EncodeError, FrameError, InfusionError
+from dbc.frames import (
     BolusPage,
     Delivery,
     Frame,
@@ -18,7 +17,8 @@ from workstation.frames import (
     Status,
     WsHeartbeat,
 )
-from workstation.vocabulary import EndAction
+from dbc.vocabulary import EndAction
+from tests.bus.codec_support import CODEC, POWER, STATUS, WS_HB
 
 OUT_OF_RANGE: list[tuple[str, Frame]] = [
     ("program-rate-5000", Program(node=1, seq=0, program_id=1,

@@ -10,11 +10,11 @@ import can
 import pytest
 from cantools.database.can import Message
 
+from dbc import e2e
+from dbc.codec import FrameDecoder, FrameEncoder
+from dbc.errors import FrameError, SignalRangeError
+from dbc.frames import FRAME_TYPES, Frame, Status, WsHeartbeat
 from tests.bus.codec_support import CODEC, STATUS
-from workstation import e2e
-from workstation.codec import FrameDecoder, FrameEncoder
-from workstation.errors import FrameError, SignalRangeError
-from workstation.frames import FRAME_TYPES, Frame, Status, WsHeartbeat
 
 
 def test_random_garbage_only_ever_raises_frame_errors() -> None:

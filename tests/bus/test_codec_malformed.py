@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import can
 import pytest
 
-from tests.bus.codec_support import CODEC, POWER, STATUS, WS_HB, copy_msg
-from workstation import e2e
-from workstation.codec import FrameDecoder
-from workstation.errors import (
+from dbc import e2e
+from dbc.codec import FrameDecoder
+from dbc.errors import (
     CounterError,
     CrcError,
     ForeignFrameError,
@@ -21,7 +20,7 @@ from workstation.errors import (
     InfusionError,
     SignalRangeError,
 )
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     BolusPage,
     CommandAck,
@@ -33,7 +32,7 @@ from workstation.frames import (
     SettingsPage,
     SyringeInfo,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AckResult,
     AlarmCondition,
     CommandCode,
@@ -45,6 +44,7 @@ from workstation.vocabulary import (
     RejectReason,
     SyringeSize,
 )
+from tests.bus.codec_support import CODEC, POWER, STATUS, WS_HB, copy_msg
 
 PROGRAM = Program(node=9, seq=3, program_id=12, page=PrimaryPage(rate_ml_h=50.0, vtbi_ml=250.0))
 SETTINGS = Program(node=9, seq=4, program_id=12,

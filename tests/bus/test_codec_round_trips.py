@@ -8,11 +8,9 @@ import random
 import pytest
 from cantools import autosar
 
-from tests.bus.codec_support import CODEC, SAMPLES, STATUS
-from tests.bus.frame_samples import sample_pages
-from workstation import e2e
-from workstation.codec import FrameDecoder, FrameEncoder
-from workstation.frames import (
+from dbc import e2e
+from dbc.codec import FrameDecoder, FrameEncoder
+from dbc.frames import (
     FRAME_TYPES,
     PAGE_TYPES,
     Delivery,
@@ -22,6 +20,8 @@ from workstation.frames import (
     Readback,
     Status,
 )
+from tests.bus.codec_support import CODEC, SAMPLES, STATUS
+from tests.bus.frame_samples import sample_pages
 
 
 def test_samples_cover_every_frame_type_and_page() -> None:

@@ -17,9 +17,9 @@ import cantools
 import pytest
 from cantools.database.can import Database, Message, Signal
 
-from workstation.codec import FrameCodec
-from workstation.frames import FRAME_TYPES, ModuleHeartbeat, Status
-from workstation.vocabulary import (
+from dbc.codec import FrameCodec
+from dbc.frames import FRAME_TYPES, ModuleHeartbeat, Status
+from dbc.vocabulary import (
     ALARM_BITS_WIDTH,
     AckResult,
     AlarmCondition,

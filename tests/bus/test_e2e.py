@@ -7,8 +7,8 @@ import random
 import pytest
 from cantools import autosar
 
-from workstation.dbc import load_database
-from workstation.e2e import CounterCheck, CounterVerdict, crc8, data_id, protect
+from dbc.database import load_database
+from dbc.e2e import CounterCheck, CounterVerdict, crc8, data_id, protect
 
 RESYNC, STALE, CONFLICT = CounterVerdict.RESYNC, CounterVerdict.STALE, CounterVerdict.CONFLICT
 OK, FIRST, REPEATED, JUMP = (CounterVerdict.OK, CounterVerdict.FIRST, CounterVerdict.REPEATED,

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from tests.bus.codec_support import SAMPLES
-from tests.bus.frame_samples import sample_pages
-from workstation.frames import (
+from dbc.frames import (
     FRAME_TYPES,
     Command,
     Frame,
@@ -16,13 +14,15 @@ from workstation.frames import (
     Status,
     WsHeartbeat,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AlarmCondition,
     CommandCode,
     DeliveryMode,
     PumpState,
     WorkstationState,
 )
+from tests.bus.codec_support import SAMPLES
+from tests.bus.frame_samples import sample_pages
 
 
 @pytest.mark.parametrize("frame", SAMPLES[:40:3], ids=lambda f: f"{type(f).__name__}-{f.node}")

@@ -9,11 +9,11 @@ import random
 import can
 import pytest
 
+from dbc.codec import FrameDecoder, FrameEncoder
+from dbc.errors import CounterError
+from dbc.frames import ModuleHeartbeat, Status, WsHeartbeat
+from dbc.vocabulary import ModuleKind, ModuleState, WorkstationState
 from tests.bus.codec_support import CODEC, STATUS
-from workstation.codec import FrameDecoder, FrameEncoder
-from workstation.errors import CounterError
-from workstation.frames import ModuleHeartbeat, Status, WsHeartbeat
-from workstation.vocabulary import ModuleKind, ModuleState, WorkstationState
 
 PERIOD_S = 0.25
 BEAT = ModuleHeartbeat(node=STATUS.node, state=ModuleState.OPERATIONAL, kind=ModuleKind.VOLUMETRIC,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from channels.config import ChannelConfig, CommandConfig, SupervisionConfig
 from channels.controller import ChannelController
 from channels.effects import Effects
+from channels.events import Event
 from channels.plan import Plan, PlanKind
-from workstation.config import ChannelConfig, CommandConfig, SupervisionConfig
-from workstation.eventlog import Event
-from workstation.frames import (
+from dbc.frames import (
     BolusPage,
     Command,
     CommandAck,
@@ -27,8 +27,8 @@ from workstation.frames import (
     SecondaryPage,
     Status,
 )
-from workstation.registry import ModuleChange, ModuleEvent, ModuleInfo
-from workstation.vocabulary import (
+from dbc.registry import ModuleChange, ModuleEvent, ModuleInfo
+from dbc.vocabulary import (
     AckResult,
     AlarmCondition,
     CommandCode,
@@ -86,7 +86,7 @@ class Rig:
 
     # -- plumbing ----------------------------------------------------------------------------
     def take(self, fx: Effects) -> Effects:
-        self.raised += [r.info.condition for r in fx.raises]
+        self.raised += [r.condition for r in fx.raises]
         self.cleared += fx.clears
         self.events += fx.events
         self.completions += fx.completions

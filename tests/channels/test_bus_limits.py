@@ -10,9 +10,9 @@ from channels.druglib import load_drug_library
 from channels.limits import Verdict
 from channels.plan import Plan, PlanKind
 from channels.planning import BolusOrder, InfusionOrder, check_bolus_order, check_order
-from workstation.dbc import load_database
-from workstation.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
-from workstation.vocabulary import EndAction
+from dbc.database import load_database
+from dbc.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
+from dbc.vocabulary import EndAction
 
 AREA = load_drug_library().care_area("adult-icu")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from channels.commands import CommandTracker, Outcome
-from workstation.frames import Command, CommandAck, PrimaryPage, Program
-from workstation.vocabulary import AckResult, CommandCode, PumpState, RejectReason
+from dbc.frames import Command, CommandAck, PrimaryPage, Program
+from dbc.vocabulary import AckResult, CommandCode, PumpState, RejectReason
 
 
 def command(tracker: CommandTracker, code: CommandCode = CommandCode.START) -> Command:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from channels.commands import Completion, Outcome
+from dbc.registry import ModuleChange
 from tests.channels.controller_rig import FLUID, Rig
 from workstation.alarm_catalog import condition_info
 from workstation.alarms import Priority
-from workstation.registry import ModuleChange
 
 
 def test_a_configured_module_never_heard_is_a_high_alarm_from_the_start() -> None:

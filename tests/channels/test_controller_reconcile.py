@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dbc.frames import PrimaryPage, SettingsPage
+from dbc.vocabulary import CommandCode, DeliveryMode, EndAction, ProgramPage, PumpState
 from tests.channels.controller_rig import FLUID, NORAD, SECONDARY, Rig
-from workstation.frames import PrimaryPage, SettingsPage
-from workstation.vocabulary import CommandCode, DeliveryMode, EndAction, ProgramPage, PumpState
 
 
 def test_a_start_whose_acks_were_lost_is_adopted_with_its_drug() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from channels.controller import ChannelError
+from dbc.frames import Delivery, PrimaryPage
+from dbc.registry import ModuleChange
+from dbc.vocabulary import AlarmCondition, DeliveryMode, ProgramPage, PumpState
 from tests.channels.controller_rig import BOLUS, FLUID, NORAD, Rig
 from workstation.alarm_catalog import condition_info
 from workstation.alarms import Priority
-from workstation.frames import Delivery, PrimaryPage
-from workstation.registry import ModuleChange
-from workstation.vocabulary import AlarmCondition, DeliveryMode, ProgramPage, PumpState
 
 KINDS = ["volumetric", "syringe"]
 

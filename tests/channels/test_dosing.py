@@ -22,7 +22,7 @@ from channels.druglib import (
     Drug,
     load_drug_library,
 )
-from workstation.errors import InfusionError
+from dbc.errors import InfusionError
 
 LIBRARY = load_drug_library()
 CASES = [

@@ -23,7 +23,7 @@ from channels.druglib import (
     fmt,
     load_drug_library,
 )
-from workstation.errors import ConfigError
+from dbc.errors import ConfigError
 
 DATA = Path(__file__).parent / "data"
 

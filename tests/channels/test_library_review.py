@@ -9,7 +9,7 @@ import pytest
 from channels.druglib import DrugLibrary, load_drug_library
 from channels.limits import Verdict, check_dose
 from channels.planning import InfusionOrder, check_order, check_titration
-from workstation.errors import ConfigError
+from dbc.errors import ConfigError
 
 LIB = load_drug_library()
 ADULT, CARDIAC = LIB.care_area("adult-icu"), LIB.care_area("cardiac-icu")

@@ -20,10 +20,9 @@ from channels.programming import (
     rows,
     transition,
 )
-from tests.channels.controller_rig import FLUID, Rig
-from workstation.frames import Command, CommandAck, PrimaryPage, Program, Readback, SettingsPage
-from workstation.registry import ModuleChange
-from workstation.vocabulary import (
+from dbc.frames import Command, CommandAck, PrimaryPage, Program, Readback, SettingsPage
+from dbc.registry import ModuleChange
+from dbc.vocabulary import (
     AckResult,
     CommandCode,
     DeliveryMode,
@@ -33,6 +32,7 @@ from workstation.vocabulary import (
     PumpState,
     RejectReason,
 )
+from tests.channels.controller_rig import FLUID, Rig
 
 PENDING_STEPS = {Step.SENT, Step.VERIFIED, Step.STARTING}
 OTHER = FLUID.model_copy(update={"rate_ml_h": 90})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from channels.config import SupervisionConfig
 from channels.supervision import DeliverySupervisor, DeliveryVerdict
+from dbc.vocabulary import CommandCode, ModuleKind
 from pumps.module import Fault
 from tests.pumps.module_driver import Driver
-from workstation.config import SupervisionConfig
-from workstation.vocabulary import CommandCode, ModuleKind
 
 
 def feed(sup: DeliverySupervisor, *, rate: float, actual: float, minutes: float,

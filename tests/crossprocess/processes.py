@@ -109,7 +109,7 @@ class Proc:
 
 
 def icu_ws(*args: str) -> list[str]:
-    return [sys.executable, "-m", "workstation.cli", *args]
+    return [sys.executable, "-m", "icu_ws.cli", *args]
 
 
 class PumpProc(Proc):

@@ -30,8 +30,9 @@ from typing import Any, TypeVar
 
 import can
 
+from channels.events import EventKind, LogRow
 from tests.crossprocess.bus import RawFrame
-from workstation.eventlog import EventKind, EventLog, LogRow
+from workstation.eventlog import EventLog
 
 ROOT = Path(__file__).resolve().parents[2]
 DBC_PATH = ROOT / "dbc" / "infusion.dbc"

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.buslab import codec
-from tests.crossprocess import attacker
-from workstation.codec import FrameDecoder
-from workstation.e2e import protect
-from workstation.frames import (
+from dbc.codec import FrameDecoder
+from dbc.e2e import protect
+from dbc.frames import (
     Command,
     CommandAck,
     Frame,
@@ -17,7 +15,9 @@ from workstation.frames import (
     Status,
     WsHeartbeat,
 )
-from workstation.vocabulary import CommandCode
+from dbc.vocabulary import CommandCode
+from tests.buslab import codec
+from tests.crossprocess import attacker
 
 IDS = [(Command, 1), (Command, 31), (WsHeartbeat, 0), (Status, 4), (ModuleHeartbeat, 9),
        (CommandAck, 2)]

@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
+from channels.events import EventKind
+from dbc.vocabulary import AlarmCondition
 from tests.buslab import remote_hub
 from tests.crossprocess.processes import ProcessRig
 from tests.crossprocess.remote import RemoteRig
 from tests.crossprocess.rig import Chan, until
 from tests.crossprocess.socketcan import SocketcanRig, socketcan_missing
 from tests.crossprocess.test_suite import PAIR, dbc, online
-from workstation.eventlog import EventKind
-from workstation.vocabulary import AlarmCondition
 
 FLUID = "program A plasma-lyte-148 rate 100 vtbi 500"
 SYRINGE = "program B insulin dose 2 vtbi 50"

@@ -27,6 +27,9 @@ import can
 import cantools
 import pytest
 
+from channels.events import EventKind
+from dbc.e2e import protect
+from dbc.frames import Status
 from tests.buslab import codec, remote_hub
 from tests.crossprocess.bus import RawFrame
 from tests.crossprocess.processes import ProcessRig
@@ -34,9 +37,6 @@ from tests.crossprocess.remote import RemoteRig
 from tests.crossprocess.rig import DBC_PATH, Chan, Rig, until
 from tests.crossprocess.socketcan import SocketcanRig, socketcan_missing
 from tests.crossprocess.virtual import InProcessRig
-from workstation.e2e import protect
-from workstation.eventlog import EventKind
-from workstation.frames import Status
 
 KINDS = ("volumetric", "syringe")
 LABELS = ("CVC distal lumen", "CVC medial lumen", "CVC proximal", "Peripheral L arm",

@@ -39,9 +39,9 @@ from typing import Any
 
 from channels.controller import ChannelError
 from channels.planning import InfusionOrder
+from dbc.errors import InfusionError
 from workstation.api import Workstation
 from workstation.config import load_config
-from workstation.errors import InfusionError
 from workstation.headless import run_headless
 
 USER = "xp-test"

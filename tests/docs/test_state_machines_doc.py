@@ -26,7 +26,7 @@ def test_document_matches_the_tables() -> None:
 
 def test_document_shows_every_state_and_step() -> None:
     from channels.programming import Step
-    from workstation.vocabulary import PumpState
+    from dbc.vocabulary import PumpState
 
     text = _generator().render()
     for name in [*(s.name for s in PumpState), *(s.name for s in Step)]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script
 
-from workstation.eventlog import Event, EventKind, EventLog
+from channels.events import Event, EventKind
+from workstation.eventlog import EventLog
 
 KINDS = list(EventKind)
 

@@ -20,17 +20,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from channels.events import Event, EventKind
+from dbc.errors import InfusionError
 from tests.crashchild import kill_9, read_lines
-from workstation.errors import InfusionError
-from workstation.eventlog import (
-    CSV_COLUMNS,
-    SCHEMA_VERSION,
-    Event,
-    EventKind,
-    EventLog,
-    EventLogError,
-    jsonable,
-)
+from workstation.eventlog import CSV_COLUMNS, SCHEMA_VERSION, EventLog, EventLogError, jsonable
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2024, 5, 1, 8, 0, 0, 123456, tzinfo=UTC)

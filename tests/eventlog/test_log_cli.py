@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from workstation import log_cli
-from workstation.eventlog import CSV_COLUMNS, ENV_VAR, Event, EventKind, EventLog
+from channels.events import Event, EventKind
+from icu_ws import log as log_cli
+from workstation.eventlog import CSV_COLUMNS, ENV_VAR, EventLog
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # (hours ago, kind, channel, user, message)
@@ -214,7 +215,7 @@ def test_csv_into_a_closed_pipe_ends_without_a_traceback(tmp_path: Path) -> None
     with EventLog(path) as log:
         for i in range(300):  # 300 kB: more than a pipe holds
             log.record(Event(EventKind.USER, f"event {i} " + "x" * 1000, "A", "rn-test"))
-    proc = subprocess.Popen([sys.executable, "-m", "workstation.cli", "log", "--db", str(path),
+    proc = subprocess.Popen([sys.executable, "-m", "icu_ws.cli", "log", "--db", str(path),
                              "--csv", "-"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None

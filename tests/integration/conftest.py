@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from channels.events import EventKind, LogRow
 from pumps.module import SimulatedModule
 from pumps.rack import PumpRack
 from tests.buslab import codec
@@ -18,7 +19,7 @@ from workstation.alarms import Alarm
 from workstation.api import Workstation
 from workstation.config import WorkstationConfig, demo_config
 from workstation.demo import module_for, simulated_racks
-from workstation.eventlog import EventKind, EventLog, LogRow
+from workstation.eventlog import EventLog
 
 _prefixes = itertools.count()
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 import pytest
 
 from channels.controller import ChannelError
+from channels.events import EventKind
 from channels.planning import InfusionOrder
+from dbc.vocabulary import PumpState
 from pumps.module import Fault
 from tests.integration.conftest import Bench
 from workstation.alarms import AudioState, Priority
-from workstation.eventlog import EventKind
-from workstation.vocabulary import PumpState
 
 FLUID = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=100, vtbi_ml=1000)
 

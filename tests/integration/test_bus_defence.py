@@ -13,14 +13,14 @@ import can
 import cantools
 import pytest
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
+from dbc.vocabulary import ModuleKind
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
 from tests.crossprocess.attacker import protect  # its own CRC and data ids, not our codec
 from tests.integration.conftest import Bench
 from workstation.alarms import Priority
-from workstation.eventlog import EventKind
-from workstation.vocabulary import ModuleKind
 
 
 def _load() -> cantools.database.can.database.Database:

@@ -10,16 +10,16 @@ from collections.abc import Callable
 
 import pytest
 
+from channels.config import CommandConfig
 from channels.controller import ChannelError
 from channels.planning import BolusOrder, InfusionOrder
+from dbc.frames import CommandAck, Frame
+from dbc.vocabulary import DeliveryMode, EndAction, PumpState
 from pumps.module import Fault, SimulatedModule
 from tests.buslab import codec
 from tests.integration.conftest import Bench
 from workstation.alarms import Alarm, Priority
 from workstation.api import Workstation
-from workstation.config import CommandConfig
-from workstation.frames import CommandAck, Frame
-from workstation.vocabulary import DeliveryMode, EndAction, PumpState
 
 FLUID = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=120, vtbi_ml=500)
 NORAD = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=70)

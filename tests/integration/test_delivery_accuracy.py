@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
+from channels.events import EventKind
 from channels.planning import BolusOrder, InfusionOrder
+from dbc.vocabulary import EndAction
 from pumps.module import Fault
 from tests.integration.conftest import Bench
-from workstation.eventlog import EventKind
-from workstation.vocabulary import EndAction
 
 BOUND_FRACTION, BOUND_ML = 0.02, 0.005
 

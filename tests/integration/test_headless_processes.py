@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from channels.events import EventKind
 from tests.buslab import remote_hub
-from workstation.eventlog import EventKind, EventLog
+from workstation.eventlog import EventLog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,7 @@ class Proc:
     """A child process whose stdout is collected line by line, without blocking."""
 
     def __init__(self, *args: str, stdin: int | None = None) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "workstation.cli", *args], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "icu_ws.cli", *args], cwd=ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=stdin, text=True, start_new_session=True)
         self._lines: list[str] = []

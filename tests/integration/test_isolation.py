@@ -10,16 +10,16 @@ from __future__ import annotations
 import pytest
 
 from channels.controller import ChannelError
+from channels.events import EventKind
 from channels.plan import Plan
 from channels.planning import InfusionOrder
+from dbc.frames import ModuleHeartbeat
+from dbc.registry import ModuleEvent
+from dbc.vocabulary import EndAction
 from pumps.module import Fault
 from tests.integration.conftest import Bench
 from workstation.alarms import Priority
 from workstation.command_errors import CommandAbandoned, CommandNotSent
-from workstation.eventlog import EventKind
-from workstation.frames import ModuleHeartbeat
-from workstation.registry import ModuleEvent
-from workstation.vocabulary import EndAction
 
 # What each module kind can take (A volumetric: a bag; B syringe: a syringe concentration).
 ORDERS = {"A": InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=20, vtbi_ml=100),

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from channels.controller import ChannelError
+from channels.events import EventKind
 from channels.planning import BolusOrder, InfusionOrder
+from dbc.vocabulary import EndAction
 from tests.integration.conftest import Bench
 from workstation.api import ProgrammingBlocked
-from workstation.eventlog import EventKind
-from workstation.vocabulary import EndAction
 
 FENTANYL = InfusionOrder(drug_id="fentanyl", dose=50, vtbi_ml=50)  # 50 mcg/mL -> 1 mL/h
 # Fentanyl on each module kind: the 50 mL syringe (B) and the 100 mL bag (A, 10 mcg/mL).

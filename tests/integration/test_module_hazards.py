@@ -13,12 +13,12 @@ import pytest
 
 from channels.controller import ChannelError
 from channels.planning import InfusionOrder
+from dbc.frames import Frame, ModuleHeartbeat, Status
+from dbc.vocabulary import AlarmCondition, EndAction, PumpState
 from pumps.module import Fault, SimulatedModule
 from tests.integration.conftest import Bench
 from workstation.alarms import Alarm, Priority
 from workstation.api import ProgrammingBlocked
-from workstation.frames import Frame, ModuleHeartbeat, Status
-from workstation.vocabulary import AlarmCondition, EndAction, PumpState
 
 FLUID = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=120, vtbi_ml=500)
 NORAD = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=70)

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from channels.events import EventKind
 from channels.planning import BolusOrder, InfusionOrder
+from dbc.vocabulary import DeliveryMode, EndAction, PumpState
 from pumps.module import Fault
 from tests.integration.conftest import Bench
 from workstation.api import ConfirmationRequired, ProgrammingBlocked
-from workstation.eventlog import EventKind
-from workstation.vocabulary import DeliveryMode, EndAction, PumpState
 
 FLUID = InfusionOrder(drug_id="plasma-lyte-148", rate_ml_h=100, vtbi_ml=5,
                       end_action=EndAction.KVO, kvo_ml_h=2)

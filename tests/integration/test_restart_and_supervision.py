@@ -8,14 +8,14 @@ from collections.abc import Callable
 import can
 import pytest
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
+from dbc.e2e import protect
+from dbc.vocabulary import ModuleKind, PumpState
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
 from tests.integration.conftest import Bench
 from workstation.alarms import AlarmKey, Priority
-from workstation.e2e import protect
-from workstation.eventlog import EventKind
-from workstation.vocabulary import ModuleKind, PumpState
 
 NORAD = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=80)
 

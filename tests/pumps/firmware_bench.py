@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pumps.firmware import PumpFirmware
-from pumps.module import SimulatedModule
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     Command,
     CommandAck,
@@ -15,13 +13,15 @@ from workstation.frames import (
     SettingsPage,
     WsHeartbeat,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AlarmCondition,
     CommandCode,
     EndAction,
     ModuleKind,
     WorkstationState,
 )
+from pumps.firmware import PumpFirmware
+from pumps.module import SimulatedModule
 
 NODE = 4
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dbc.frames import BolusPage, Command, Page, PrimaryPage, Program, SettingsPage
+from dbc.vocabulary import CommandCode, EndAction, ModuleKind
 from pumps.firmware import PumpFirmware
 from pumps.module import Fault, SimulatedModule
-from workstation.frames import BolusPage, Command, Page, PrimaryPage, Program, SettingsPage
-from workstation.vocabulary import CommandCode, EndAction, ModuleKind
 
 
 class Driver:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from dbc.frames import BolusPage
+from dbc.vocabulary import AlarmCondition, CommandCode, DeliveryMode, ModuleKind
+from dbc.vocabulary import PumpState as S
 from tests.pumps.module_driver import Driver
-from workstation.frames import BolusPage
-from workstation.vocabulary import AlarmCondition, CommandCode, DeliveryMode, ModuleKind
-from workstation.vocabulary import PumpState as S
 
 KINDS = [ModuleKind.VOLUMETRIC, ModuleKind.SYRINGE]
 # The bound held (see bench/physics.py): what reaches the patient after the line has drained

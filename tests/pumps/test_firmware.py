@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pumps.module import Fault
-from tests.pumps.firmware_bench import NODE, Bench
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     BolusPage,
     Command,
@@ -16,7 +14,7 @@ from workstation.frames import (
     Readback,
     SecondaryPage,
 )
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AckResult,
     AlarmCondition,
     CommandCode,
@@ -28,6 +26,8 @@ from workstation.vocabulary import (
     PumpState,
     RejectReason,
 )
+from pumps.module import Fault
+from tests.pumps.firmware_bench import NODE, Bench
 
 
 def test_program_pages_are_acknowledged_and_read_back_as_stored() -> None:

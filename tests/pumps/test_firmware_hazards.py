@@ -6,13 +6,9 @@ import itertools
 
 import pytest
 
-from pumps.cli import apply_control_line
-from pumps.module import Fault, SimulatedModule
-from pumps.rack import PumpRack
-from tests.pumps.firmware_bench import Bench
-from workstation.frames import SecondaryPage
-from workstation.link import BusSettings
-from workstation.vocabulary import (
+from dbc.frames import SecondaryPage
+from dbc.link import BusSettings
+from dbc.vocabulary import (
     STOPPING_CONDITIONS,
     AlarmCondition,
     CommandCode,
@@ -22,6 +18,10 @@ from workstation.vocabulary import (
     PumpState,
     RejectReason,
 )
+from icu_ws.pump import apply_control_line
+from pumps.module import Fault, SimulatedModule
+from pumps.rack import PumpRack
+from tests.pumps.firmware_bench import Bench
 
 KINDS = [ModuleKind.VOLUMETRIC, ModuleKind.SYRINGE]
 

@@ -12,11 +12,7 @@ import asyncio
 import can
 import pytest
 
-from pumps.module import SimulatedModule
-from pumps.rack import PumpRack, rack_filters
-from tests.buslab import FrameProbe, codec
-from tests.pumps.firmware_bench import NODE, Bench
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     Command,
     CommandAck,
@@ -26,8 +22,8 @@ from workstation.frames import (
     Status,
     WsHeartbeat,
 )
-from workstation.link import BusSettings
-from workstation.vocabulary import (
+from dbc.link import BusSettings
+from dbc.vocabulary import (
     AlarmCondition,
     CommandCode,
     DeliveryMode,
@@ -37,6 +33,10 @@ from workstation.vocabulary import (
     RejectReason,
     WorkstationState,
 )
+from pumps.module import SimulatedModule
+from pumps.rack import PumpRack, rack_filters
+from tests.buslab import FrameProbe, codec
+from tests.pumps.firmware_bench import NODE, Bench
 
 KINDS = [ModuleKind.VOLUMETRIC, ModuleKind.SYRINGE]
 LOST = AlarmCondition.WS_HEARTBEAT_LOST

@@ -11,10 +11,7 @@ import time
 
 import pytest
 
-from pumps.module import Fault, SimulatedModule
-from pumps.rack import PumpRack
-from tests.buslab import FrameProbe, codec
-from workstation.frames import (
+from dbc.frames import (
     AlarmEvent,
     Command,
     CommandAck,
@@ -29,8 +26,8 @@ from workstation.frames import (
     SyringeInfo,
     WsHeartbeat,
 )
-from workstation.link import BusSettings
-from workstation.vocabulary import (
+from dbc.link import BusSettings
+from dbc.vocabulary import (
     AlarmCondition,
     CommandCode,
     EndAction,
@@ -39,6 +36,9 @@ from workstation.vocabulary import (
     PumpState,
     WorkstationState,
 )
+from pumps.module import Fault, SimulatedModule
+from pumps.rack import PumpRack
+from tests.buslab import FrameProbe, codec
 
 SPEED = 120.0  # two hours of module time per minute
 
@@ -172,7 +172,7 @@ def test_pump_control_from_a_non_pipe_stdin_is_not_a_traceback() -> None:
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "workstation.cli", "pump", "--node", "4", "--channel",
+        [sys.executable, "-m", "icu_ws.cli", "pump", "--node", "4", "--channel",
          "stdin-null-test", "--control", "stdin", "--duration", "1.5"],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr

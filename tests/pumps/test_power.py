@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dbc.vocabulary import AlarmCondition as A
 from pumps.power import Battery
-from workstation.vocabulary import AlarmCondition as A
 
 
 def test_on_mains_no_conditions_and_charges() -> None:

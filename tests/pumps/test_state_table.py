@@ -6,6 +6,17 @@ from itertools import product
 
 import pytest
 
+from dbc.frames import BolusPage, PrimaryPage, SecondaryPage
+from dbc.vocabulary import (
+    AlarmCondition,
+    CommandCode,
+    DeliveryMode,
+    EndAction,
+    ModuleKind,
+    ProgramStore,
+    PumpState,
+    RejectReason,
+)
 from pumps.module import Fault
 from pumps.state_table import (
     COMMANDS,
@@ -19,17 +30,6 @@ from pumps.state_table import (
     rows,
 )
 from tests.pumps.firmware_bench import Bench
-from workstation.frames import BolusPage, PrimaryPage, SecondaryPage
-from workstation.vocabulary import (
-    AlarmCondition,
-    CommandCode,
-    DeliveryMode,
-    EndAction,
-    ModuleKind,
-    ProgramStore,
-    PumpState,
-    RejectReason,
-)
 
 ACTIVE_ID = 1
 

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
+from dbc.vocabulary import AlarmCondition as A
+from dbc.vocabulary import ModuleKind, SyringeSize
 from pumps.syringe import SyringeMechanism, residual_ml
 from pumps.volumetric import VolumetricMechanism
-from workstation.vocabulary import AlarmCondition as A
-from workstation.vocabulary import ModuleKind, SyringeSize
 
 HOUR = 3600.0
 

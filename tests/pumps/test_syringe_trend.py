@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 
+from dbc.vocabulary import AlarmCondition as A
+from dbc.vocabulary import CommandCode, ModuleKind, PumpState, SyringeSize
 from pumps.module import Fault
 from pumps.occlusion_trend import PressureTrend, TrendRule
 from pumps.syringe import SyringeMechanism
 from tests.pumps.module_driver import Driver
-from workstation.vocabulary import AlarmCondition as A
-from workstation.vocabulary import CommandCode, ModuleKind, PumpState, SyringeSize
 
 BOUND_MIN = {0.5: 10.0, 1.0: 6.0, 5.0: 4.0}
 SIZES = [SyringeSize.ML_50, SyringeSize.ML_10]

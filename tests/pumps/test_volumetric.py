@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dbc.vocabulary import AlarmCondition as A
+from dbc.vocabulary import ModuleKind
 from pumps.volumetric import STROKE_ML, VolumetricMechanism
-from workstation.vocabulary import AlarmCondition as A
-from workstation.vocabulary import ModuleKind
 
 HOUR = 3600.0
 

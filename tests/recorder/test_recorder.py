@@ -14,17 +14,18 @@ from pathlib import Path
 import can
 import pytest
 
+from dbc import recorder
+from dbc.codec import FrameEncoder
+from dbc.frames import Status
+from dbc.link import BusSettings
+from dbc.recorder import BusRecorder, read_log
+from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, PumpState
+from icu_ws import record as recorder_cli
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
 from tests.buslab import codec, remote_hub
-from workstation import recorder, recorder_cli
-from workstation.codec import FrameEncoder
 from workstation.config import demo_config
 from workstation.demo import demo_workstation
-from workstation.frames import Status
-from workstation.link import BusSettings
-from workstation.recorder import BusRecorder, read_log
-from workstation.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, PumpState
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +106,7 @@ async def test_record_buses_writes_one_file_per_bus(tmp_path: Path,
     assert [b.name for b in config.buses] == [f"{virtual_channel}0", f"{virtual_channel}1"]
     reports: list[str] = []
     with can.Bus(interface="virtual", channel=f"{virtual_channel}1") as bus:
-        async with recorder.record_buses(config, tmp_path / "run.asc",
+        async with recorder.record_buses(config.bus_settings(), tmp_path / "run.asc",
                                          report=reports.append) as recorders:
             bus.send(status_stream(1)[0])
             await wait_until(lambda: recorders[1].frames == 1)
@@ -182,7 +183,7 @@ def test_record_and_replay_loop_as_processes_stop_cleanly_on_signals(
     asyncio.run(record_rack(source, virtual_channel, 0.6))
 
     def start(*args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "workstation.recorder_cli", *args], cwd=ROOT,
+        return subprocess.Popen([sys.executable, "-m", "icu_ws.record", *args], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     with remote_hub() as channel:
@@ -236,7 +237,7 @@ def test_run_record_keeps_a_recording_of_the_buses(tmp_path: Path) -> None:
     out = tmp_path / "integration-run.blf"
     with remote_hub() as channel:
         pumps = subprocess.Popen(
-            [sys.executable, "-m", "workstation.cli", "pump", "--node", "1:volumetric",
+            [sys.executable, "-m", "icu_ws.cli", "pump", "--node", "1:volumetric",
              "--interface", "remote", "--channel", channel], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -251,7 +252,7 @@ def test_run_record_keeps_a_recording_of_the_buses(tmp_path: Path) -> None:
                 '[[channels]]\nletter = "A"\nslot = 1\nkind = "volumetric"\n'
                 'label = "Central"\n')
             ws = subprocess.run(
-                [sys.executable, "-m", "workstation.cli", "run", "--config", str(config),
+                [sys.executable, "-m", "icu_ws.cli", "run", "--config", str(config),
                  "--headless", "--duration", "4", "--record", str(out)],
                 cwd=ROOT, capture_output=True, text=True, timeout=60)
         finally:

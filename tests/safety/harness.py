@@ -22,17 +22,17 @@ from typing import Any, TypeVar
 import can
 
 from channels.controller import ChannelController
+from channels.events import EventKind
 from channels.plan import Plan
+from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder
+from dbc.errors import FrameError
+from dbc.frames import Frame, Status, WsHeartbeat
+from dbc.vocabulary import ModuleKind, WorkstationState
 from pumps.module import Fault, SimulatedModule
 from workstation import api as api_module
 from workstation.api import Workstation, restored_plans
-from workstation.codec import FrameCodec, FrameDecoder, FrameEncoder
 from workstation.config import WorkstationConfig, demo_config
-from workstation.errors import FrameError
-from workstation.eventlog import EventKind
-from workstation.frames import Frame, Status, WsHeartbeat
 from workstation.station import Station
-from workstation.vocabulary import ModuleKind, WorkstationState
 
 from .simloop import SimLoop
 

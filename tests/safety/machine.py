@@ -20,9 +20,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from channels.controller import ChannelError
 from channels.planning import InfusionOrder
+from dbc.vocabulary import PumpState
 from pumps.module import Fault
 from workstation.api import Workstation
-from workstation.vocabulary import PumpState
 
 from . import orders
 from .harness import Rig

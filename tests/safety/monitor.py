@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass, field
 
 from channels.plan import Plan, PlanKind
+from dbc.frames import BolusPage, PrimaryPage, SecondaryPage
+from dbc.vocabulary import AlarmCondition, DeliveryMode, EndAction, PumpState
 from workstation.alarms import Alarm, AudioState, Priority
-from workstation.frames import BolusPage, PrimaryPage, SecondaryPage
-from workstation.vocabulary import AlarmCondition, DeliveryMode, EndAction, PumpState
 
 from .harness import FAST_PERIOD_S, QUANTUM_S, Rig
 

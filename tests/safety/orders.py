@@ -9,7 +9,7 @@ from __future__ import annotations
 from channels import dosing
 from channels.druglib import CareArea, Concentration, Drug
 from channels.planning import BolusOrder, InfusionOrder
-from workstation.vocabulary import EndAction
+from dbc.vocabulary import EndAction
 
 END_ACTIONS = (EndAction.KVO, EndAction.STOP, EndAction.CONTINUE)
 VTBIS_ML = (0.5, 2.0, 5.0, 10.0, 50.0, 500.0)

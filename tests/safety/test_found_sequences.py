@@ -13,7 +13,7 @@ import random
 import pytest
 
 from channels.planning import InfusionOrder
-from workstation.vocabulary import EndAction
+from dbc.vocabulary import EndAction
 
 from . import orders
 from .machine import SafetyMachine

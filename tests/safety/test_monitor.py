@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from channels.planning import InfusionOrder
-from workstation.frames import PrimaryPage, Status
-from workstation.vocabulary import PumpState
+from dbc.frames import PrimaryPage, Status
+from dbc.vocabulary import PumpState
 
 from .machine import SafetyMachine
 from .monitor import SafetyViolation

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from dbc.errors import ConfigError
 from tests.buslab import free_port
 from tests.mqttlab import (
     EXAMPLE_ACL,
@@ -21,7 +22,6 @@ from tests.mqttlab import (
     TlsMaterial,
     write_secret,
 )
-from workstation.errors import ConfigError
 from workstation.telemetry.connection import BrokerAccess
 from workstation.telemetry.embedded_broker import BrokerStartError, EmbeddedBroker
 

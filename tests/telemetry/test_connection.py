@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from workstation.errors import ConfigError
+from dbc.errors import ConfigError
 from workstation.telemetry.broker_url import parse_broker_url
 from workstation.telemetry.connection import BrokerAccess
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_the_demo_publishes_to_its_embedded_broker(tmp_path: Path) -> None:
     demo = subprocess.Popen(
-        [sys.executable, "-m", "workstation.cli", "demo", "--headless", "--channels", "2",
+        [sys.executable, "-m", "icu_ws.cli", "demo", "--headless", "--channels", "2",
          "--speed", "30", "--duration", "30", "--status-every", "30",
          "--event-log", str(tmp_path / "events.db")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
+from channels.events import Event, EventKind
 from workstation.alarms import AlarmKey, AlarmSystem, AudioState, Priority
-from workstation.eventlog import Event, EventKind
 from workstation.telemetry.mapping import TelemetryMapper, classify
 from workstation.telemetry.payloads import (
     AlarmChangeType,

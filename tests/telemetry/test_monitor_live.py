@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from icu_ws import monitor as monitor_cli
 from tests.mqttlab import LAB_USERS, Mosquitto, write_secret
 from tests.tui.monitor_samples import Station
 from tui.monitor.app import MonitorApp
 from tui.monitor.feed import CONNECTED, MqttFeed
 from tui.monitor.model import DUPLICATE, NOT_JSON, MonitorModel
-from workstation import monitor_cli
 from workstation.telemetry.connection import BrokerAccess
 
 

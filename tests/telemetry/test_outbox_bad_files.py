@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from dbc.errors import InfusionError
 from tests.telemetry.outbox_support import TOPIC, body, seqs
-from workstation.errors import InfusionError
 from workstation.telemetry.outbox import SCHEMA_VERSION, Outbox, OutboxError
 
 NOT_OURS = "is not an outbox database: move it away or point telemetry.outbox elsewhere"

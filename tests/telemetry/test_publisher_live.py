@@ -143,7 +143,7 @@ async def test_broker_outage_loses_nothing_and_keeps_the_order(tmp_path: Path) -
 
 def demo_process(tmp_path: Path, url: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "workstation.cli", "demo", "--headless", "--channels", "2",
+        [sys.executable, "-m", "icu_ws.cli", "demo", "--headless", "--channels", "2",
          "--speed", str(SPEED), "--mqtt", url, "--event-log", str(tmp_path / "events.db"),
          "--status-every", "1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from workstation import cli
+from dbc.errors import ConfigError
+from icu_ws import cli
 from workstation.config import load_config
-from workstation.errors import ConfigError
 
 
 def write(tmp_path: Path, telemetry: str) -> Path:

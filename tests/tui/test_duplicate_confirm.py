@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
 from tests.tui.conftest import UiBench, make_bench
 from tests.tui.test_programming_ui import text
 from tui.screens.form_parts import Tick
 from tui.screens.titrate import TitrateScreen
-from workstation.eventlog import EventKind
 
 NORAD_A = InfusionOrder(drug_id="noradrenaline", concentration=2, dose=0.1, vtbi_ml=250,
                         weight_kg=80)

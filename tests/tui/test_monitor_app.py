@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
+from icu_ws import monitor as monitor_cli
 from tests.tui.monitor_samples import T0_S, Station
 from tui.monitor.app import MonitorApp
 from tui.monitor.feed import MqttFeed
 from tui.monitor.model import MonitorModel
 from tui.monitor.widgets.help import MonitorHelp
 from tui.monitor.widgets.lines import LineList
-from workstation import monitor_cli
 from workstation.config import REPO_ROOT
 from workstation.telemetry.connection import BrokerAccess
 
@@ -155,7 +155,7 @@ async def test_no_broker_shows_disconnected_and_keeps_retrying() -> None:
 
 
 def test_cli_help_says_what_it_does() -> None:
-    result = subprocess.run([sys.executable, "-m", "workstation.monitor_cli", "--help"],
+    result = subprocess.run([sys.executable, "-m", "icu_ws.monitor", "--help"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
                             check=False, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
@@ -178,7 +178,7 @@ def test_cli_errors_are_one_line_and_exit_2(args: list[str], message: str,
 
 
 def test_cli_bad_url_through_a_process_has_no_traceback() -> None:
-    result = subprocess.run([sys.executable, "-m", "workstation.monitor_cli", "--mqtt", "x"],
+    result = subprocess.run([sys.executable, "-m", "icu_ws.monitor", "--mqtt", "x"],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select, Static
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
 from tests.tui.conftest import UiBench
 from tui.screens.patient_weight import PatientWeightScreen
 from tui.screens.program import ProgramScreen
 from tui.widgets.channel_card import render_card
 from tui.widgets.station_header import render_header
-from workstation.eventlog import EventKind
 
 
 async def test_weight_change_keeps_ml_h_recomputes_the_dose_and_is_logged(ui: UiBench) -> None:

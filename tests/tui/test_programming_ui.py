@@ -11,6 +11,7 @@ from textual.geometry import Region
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, RadioButton, Select, Static
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
 from pumps.module import Fault
 from tests.tui.conftest import UiBench, make_bench
@@ -18,7 +19,6 @@ from tui.screens.bolus import BolusScreen
 from tui.screens.form_parts import Tick
 from tui.screens.program import ProgramScreen, ReviewScreen
 from tui.screens.titrate import TitrateScreen
-from workstation.eventlog import EventKind
 
 NORAD_80KG = InfusionOrder(drug_id="noradrenaline", dose=0.1, vtbi_ml=50, weight_kg=80)
 

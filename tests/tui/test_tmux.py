@@ -77,7 +77,7 @@ def demo_pids(marker: str) -> list[int]:
                 cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if marker in cmdline and "workstation.cli" in cmdline:
+            if marker in cmdline and "icu_ws.cli" in cmdline:
                 pids.append(int(proc.name))
     return pids
 
@@ -95,7 +95,7 @@ def test_demo_in_tmux(tmp_path: Path) -> None:
     log = tmp_path / f"{name}.db"
     term = Terminal(tmux, name)
     marker = f'{EXITED[:7]}""{EXITED[7:]}'  # the shell prints DEMO-EXITED-<status>
-    command = (f"{shlex.quote(sys.executable)} -m workstation.cli demo --channels 4 --speed 30 "
+    command = (f"{shlex.quote(sys.executable)} -m icu_ws.cli demo --channels 4 --speed 30 "
                f"--no-bell --event-log {shlex.quote(str(log))}; echo {marker}$?")
     try:
         term.run("new-session", "-d", "-s", name, "-x", "100", "-y", "30", "-c", str(ROOT))
@@ -163,7 +163,7 @@ def test_nurse_view_at_supported_sizes(tmp_path: Path, size: tuple[int, int]) ->
     log = tmp_path / f"{name}.db"
     term = Terminal(tmux, name)
     marker = f'{EXITED[:7]}""{EXITED[7:]}'
-    command = (f"{shlex.quote(sys.executable)} -m workstation.cli demo --channels 12 --speed 30 "
+    command = (f"{shlex.quote(sys.executable)} -m icu_ws.cli demo --channels 12 --speed 30 "
                f"--no-bell --event-log {shlex.quote(str(log))}; echo {marker}$?")
     try:
         term.run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), "-c",

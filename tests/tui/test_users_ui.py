@@ -8,12 +8,12 @@ from pathlib import Path
 
 from textual.widgets import Static
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
 from tests.tui.conftest import UiBench
 from tests.tui.users_support import NAME, PIN, unlock, with_user
 from tui.screens.dialogs import HelpScreen, PinScreen
 from workstation.demo import DEMO_PIN, DEMO_USER, ensure_demo_user
-from workstation.eventlog import EventKind
 from workstation.login_guard import LoginGuard
 from workstation.users import Role, UserStore
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
 
+from channels.events import EventKind
 from channels.planning import InfusionOrder
 from pumps.module import Fault
 from pumps.syringe import SyringeMechanism
@@ -19,7 +20,6 @@ from tui.screens.event_log import EventLogScreen
 from tui.screens.simulator import SimulatorScreen
 from tui.widgets.alarm_banner import render_banner
 from workstation.alarms import AudioState, Priority
-from workstation.eventlog import EventKind
 from workstation.login_guard import LoginGuard
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workstation import cli
+from icu_ws import cli
 from workstation.config import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "configs"

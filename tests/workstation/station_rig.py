@@ -15,17 +15,18 @@ from pathlib import Path
 import can
 
 from channels.controller import ChannelController
+from channels.events import LogRow
 from channels.plan import Plan
+from dbc.codec import FrameDecoder, FrameEncoder
+from dbc.errors import FrameError
+from dbc.frames import Frame
+from dbc.vocabulary import AlarmCondition, ModuleKind, PumpState
 from pumps.module import SimulatedModule
 from tests.buslab import codec
 from workstation.alarms import Alarm
-from workstation.codec import FrameDecoder, FrameEncoder
 from workstation.config import WorkstationConfig, demo_config
-from workstation.errors import FrameError
-from workstation.eventlog import EventLog, LogRow
-from workstation.frames import Frame
+from workstation.eventlog import EventLog
 from workstation.station import Notice, Station
-from workstation.vocabulary import AlarmCondition, ModuleKind, PumpState
 
 QUANTUM_S = 0.05
 STATION_TICK_S = 0.1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dbc.vocabulary import STOPPING_CONDITIONS
+from dbc.vocabulary import AlarmCondition as A
 from workstation.alarm_catalog import (
     WORKSTATION_CONDITIONS,
     ConditionInfo,
@@ -12,8 +14,6 @@ from workstation.alarm_catalog import (
     module_conditions_info,
 )
 from workstation.alarms import AlarmKey, AlarmSystem, Priority
-from workstation.vocabulary import STOPPING_CONDITIONS
-from workstation.vocabulary import AlarmCondition as A
 
 HIGH, MEDIUM, LOW, INFO = Priority.HIGH, Priority.MEDIUM, Priority.LOW, Priority.INFO
 

@@ -8,6 +8,9 @@ from collections import Counter
 
 import can
 
+from channels.events import Event, EventKind
+from dbc.frames import Frame
+from dbc.link import BusSettings, CanLink
 from tests.buslab import codec
 from workstation.bus_health import (
     BABBLING,
@@ -21,9 +24,6 @@ from workstation.bus_health import (
     cycle_times,
 )
 from workstation.bus_monitor import BusMonitor, workstation_filters
-from workstation.eventlog import Event, EventKind
-from workstation.frames import Frame
-from workstation.link import BusSettings, CanLink
 from workstation.telemetry.mapping import TelemetryMapper
 from workstation.telemetry.topics import Topics
 

@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
-from pumps import cli as pump_cli
-from workstation import log_cli, monitor_cli, run_cli, user_cli
+from icu_ws import log as log_cli
+from icu_ws import monitor as monitor_cli
+from icu_ws import pump as pump_cli
+from icu_ws import run as run_cli
+from icu_ws import user as user_cli
 from workstation.config import REPO_ROOT
 
 SUBCOMMANDS = {
@@ -25,9 +28,9 @@ SUBCOMMANDS = {
 
 
 def icu_ws(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m workstation.cli ARGS`` from the repository root, as a separate process."""
+    """Run ``python -m icu_ws.cli ARGS`` from the repository root, as a separate process."""
     env = {**os.environ, "COLUMNS": "200"}  # argparse wraps help text to the terminal width
-    return subprocess.run([sys.executable, "-m", "workstation.cli", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "icu_ws.cli", *args], cwd=REPO_ROOT,
                           env=env, capture_output=True, text=True, timeout=60, check=False)
 
 

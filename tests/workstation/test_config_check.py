@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from channels.druglib import load_drug_library
+from dbc.errors import ConfigError
 from tests.workstation.config_support import (
     BAD,
     CHANNEL_A,
@@ -19,7 +20,6 @@ from tests.workstation.config_support import (
 )
 from tests.workstation.config_support import write_config as _write
 from workstation.config import DEFAULT_LIBRARY, REPO_ROOT, load_config
-from workstation.errors import ConfigError
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from dbc.errors import ConfigError
 from workstation.config import SLOTS_PER_BUS, channel_letters, demo_config
-from workstation.errors import ConfigError
 
 
 @pytest.mark.parametrize(("count", "buses", "last_letter"),

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from dbc.errors import ConfigError
+from icu_ws import cli
 from tests.workstation.config_support import BAD, CHANNEL_A, check_config
 from tests.workstation.config_support import write_config as _write
-from workstation import cli
 from workstation.config import WorkstationConfig, load_config, validation_problems
-from workstation.errors import ConfigError
 
 
 @pytest.mark.parametrize("name", BAD)

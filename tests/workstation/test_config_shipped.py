@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from channels.config import ChannelConfig, CommandConfig, SupervisionConfig
 from channels.druglib import load_drug_library
 from tests.workstation.config_support import EXAMPLE, LIBRARY, SHIPPED, TWO_STATIONS
 from workstation.config import (
     SLOTS_PER_BUS,
     AlarmConfig,
     BusConfig,
-    ChannelConfig,
-    CommandConfig,
     HeartbeatConfig,
-    SupervisionConfig,
     TelemetryConfig,
     WorkstationConfig,
     channel_letters,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workstation.frames import ModuleHeartbeat
-from workstation.registry import ModuleChange, ModuleRegistry
-from workstation.vocabulary import ModuleKind, ModuleState
+from dbc.frames import ModuleHeartbeat
+from dbc.registry import ModuleChange, ModuleRegistry
+from dbc.vocabulary import ModuleKind, ModuleState
 
 
 def beat(node: int = 3, *, state: ModuleState = ModuleState.OPERATIONAL,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from workstation.frames import ModuleHeartbeat, Status
-from workstation.registry import ModuleChange, ModuleEvent, ModuleRegistry
-from workstation.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, ModuleState, PumpState
+from dbc.frames import ModuleHeartbeat, Status
+from dbc.registry import ModuleChange, ModuleEvent, ModuleRegistry
+from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, ModuleState, PumpState
 
 BUS, NODE = "can0", 1
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from channels.events import EventKind, LogRow
 from workstation.alarms import Priority
-from workstation.eventlog import EventKind, LogRow
 from workstation.restart_memory import RESTORED_NOTE, alarms_at_stop, serials_by_channel
 
 _ids = iter(range(1, 10_000))

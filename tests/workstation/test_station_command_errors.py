@@ -9,6 +9,8 @@ import pytest
 
 from channels.commands import Completion, Outcome, Request
 from channels.controller import ChannelError
+from dbc.frames import Command, CommandAck, PrimaryPage, Program
+from dbc.vocabulary import AckResult, CommandCode, PumpState, RejectReason
 from workstation.command_errors import (
     CommandAbandoned,
     CommandFailed,
@@ -19,8 +21,6 @@ from workstation.command_errors import (
     command_failure,
     conclude,
 )
-from workstation.frames import Command, CommandAck, PrimaryPage, Program
-from workstation.vocabulary import AckResult, CommandCode, PumpState, RejectReason
 
 PAUSE = Command(node=1, seq=7, command=CommandCode.PAUSE)
 PAGE = Program(node=1, seq=6, program_id=1, page=PrimaryPage(rate_ml_h=20, vtbi_ml=100))

@@ -16,13 +16,13 @@ import pytest
 from channels.commands import Completion
 from channels.controller import ChannelError
 from channels.plan import Plan
+from dbc.frames import Command, Program
+from dbc.vocabulary import EndAction, PumpState
 from pumps.module import Fault
 from tests.workstation.station_rig import StationRig
 from workstation.alarms import ChangeKind, Priority
 from workstation.channel_faults import FAULT_QUIET_S
 from workstation.command_errors import CommandAbandoned, CommandNotSent
-from workstation.frames import Command, Program
-from workstation.vocabulary import EndAction, PumpState
 
 FLUID = Plan(drug_id="plasma-lyte-148", drug_name="Plasma-Lyte 148", rate_ml_h=20,
              vtbi_ml=100)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from channels.plan import Plan
+from dbc.vocabulary import PumpState
 from pumps.module import Fault
 from tests.workstation.station_rig import StationRig
 from workstation.alarms import AudioState, Priority
-from workstation.vocabulary import PumpState
 
 NORAD = Plan(drug_id="noradrenaline", drug_name="Noradrenaline", rate_ml_h=6, vtbi_ml=50,
              dose=0.1, dose_unit="mcg/kg/min", weight_kg=80, high_alert=True)

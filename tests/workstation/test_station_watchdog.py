@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from workstation.shutdown import cancel_and_wait
+from dbc.shutdown import cancel_and_wait
 from workstation.watchdog import watched
 
 

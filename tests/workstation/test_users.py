@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dbc.errors import ConfigError
+from icu_ws.user import run as user_run
 from workstation.config import UiConfig, load_config
-from workstation.errors import ConfigError
 from workstation.login_guard import LoginGuard, Verdict
-from workstation.user_cli import run as user_run
 from workstation.users import Role, UserError, UserStore
 
 
@@ -95,7 +95,7 @@ def test_user_cli_add_list_remove(tmp_path: Path, capsys: pytest.CaptureFixture[
     pin_file.write_text("3579\n")
 
     def cli(*argv: str) -> int:
-        from workstation.cli import build_parser
+        from icu_ws.cli import build_parser
         args: argparse.Namespace = build_parser().parse_args(
             ["user", *argv, "--users-file", str(users)])
         return user_run(args)

@@ -15,12 +15,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from dbc.frames import Power
+from dbc.link import CanLink
+from dbc.registry import ModuleInfo
 from tui.screens.event_log import BANNER_S, BLOCKED_KEYS, VIEWS_CSS, mirror_alarms
 from tui.widgets.alarm_banner import AlarmBanner
 from workstation.api import Workstation
-from workstation.frames import Power
-from workstation.link import CanLink
-from workstation.registry import ModuleInfo
 
 REFRESH_S = 1.0
 ERROR_KINDS = ("crc", "counter", "length", "range", "foreign")

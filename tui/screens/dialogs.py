@@ -11,8 +11,8 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from dbc.errors import InfusionError
 from tui.widgets.inputs import SpaceSafeInput
-from workstation.errors import InfusionError
 from workstation.login_guard import LoginGuard, Verdict
 from workstation.users import NAME, User, UserStore
 

@@ -15,11 +15,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from channels.events import EventKind, LogRow, kind_text
 from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
-from workstation.eventlog import EventKind, LogRow
-from workstation.log_cli import kind_text
 
 VIEWS_CSS = Path(__file__).with_name("views.tcss")
 MAX_ROWS = 500

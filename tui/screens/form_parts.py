@@ -27,9 +27,9 @@ from channels.druglib import Drug, fmt
 from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan, PlanKind
 from channels.planning import PlanCheck
+from dbc.vocabulary import EndAction
 from tui.widgets.inputs import GatedButton
 from workstation.api import Workstation
-from workstation.vocabulary import EndAction
 
 STYLES = Path(__file__).with_name("forms.tcss")
 # Digits and one decimal point only: no sign, no exponent, nothing a gloved finger adds by mistake.

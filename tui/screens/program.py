@@ -19,11 +19,11 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 from channels.druglib import Drug, fmt
 from channels.plan import Plan, PlanKind
 from channels.planning import InfusionOrder, PlanCheck
+from dbc.vocabulary import EndAction
 from tui.screens import form_parts as fp
 from tui.screens.form_parts import Confirmations, FormScreen, form_row
 from tui.widgets.inputs import GatedButton, SpaceSafeInput
 from workstation.api import Workstation
-from workstation.vocabulary import EndAction
 
 END_OPTIONS = [("KVO: keep the vein open", EndAction.KVO), ("STOP the motor", EndAction.STOP),
                ("CONTINUE at the same rate", EndAction.CONTINUE)]

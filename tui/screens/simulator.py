@@ -15,12 +15,12 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from dbc.vocabulary import ModuleKind
 from pumps.module import Fault
 from pumps.rack import PumpRack
 from tui.screens.event_log import VIEWS_CSS
 from workstation.api import Workstation
 from workstation.demo import module_for
-from workstation.vocabulary import ModuleKind
 
 TRAINER = "trainer"
 

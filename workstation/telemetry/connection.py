@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiomqtt
 
-from workstation.errors import ConfigError
+from dbc.errors import ConfigError
 from workstation.telemetry.broker_url import BrokerUrl, parse_broker_url
 
 # Small MQTT packets behind Nagle's algorithm wait for the peer's delayed ACK (~40 ms): alarm

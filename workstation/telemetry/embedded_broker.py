@@ -15,7 +15,7 @@ from typing import Any
 
 from amqtt.broker import Broker
 
-from workstation.errors import InfusionError
+from dbc.errors import InfusionError
 
 HOST = "127.0.0.1"
 # amqtt's loggers (amqtt.broker, amqtt.mqtt.protocol..., amqtt.broker.plugins) and the state

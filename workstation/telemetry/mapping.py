@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from channels.events import Event, EventKind
+from dbc.vocabulary import DeliveryMode, PumpState
 from workstation.alarms import Alarm, AlarmChange, AudioState, ChangeKind, Priority
-from workstation.eventlog import Event, EventKind, jsonable
+from workstation.eventlog import jsonable
 from workstation.snapshot import ChannelSnapshot
 from workstation.telemetry.payloads import (
     ActiveAlarmsPayload,
@@ -27,7 +29,6 @@ from workstation.telemetry.payloads import (
     StatusPayload,
 )
 from workstation.telemetry.topics import Topics
-from workstation.vocabulary import DeliveryMode, PumpState
 
 WS_SOURCE = "WS"
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from workstation.errors import InfusionError
+from dbc.errors import InfusionError
 
 log = logging.getLogger(__name__)
 

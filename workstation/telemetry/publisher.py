@@ -20,10 +20,10 @@ from importlib import metadata
 import aiomqtt
 from pydantic import BaseModel
 
+from channels.events import Event, EventKind
+from dbc.shutdown import cancel_and_wait
 from workstation.alarms import AlarmChange
 from workstation.config import WorkstationConfig
-from workstation.eventlog import Event, EventKind
-from workstation.shutdown import cancel_and_wait
 from workstation.snapshot import snapshot
 from workstation.supervisor import Notice, Supervisor
 from workstation.telemetry.connection import BrokerAccess

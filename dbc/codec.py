@@ -19,9 +19,9 @@ import can
 from cantools.database.can import Database, Message
 from pydantic import ValidationError
 
-from workstation import e2e
-from workstation.dbc import load_database, split_name
-from workstation.errors import (
+from dbc import e2e
+from dbc.database import load_database, split_name
+from dbc.errors import (
     CounterError,
     CrcError,
     DbcError,
@@ -31,8 +31,8 @@ from workstation.errors import (
     FrameLengthError,
     SignalRangeError,
 )
-from workstation.frames import FRAME_TYPES, Frame, ModuleHeartbeat, WsHeartbeat
-from workstation.vocabulary import ModuleState, WorkstationState
+from dbc.frames import FRAME_TYPES, Frame, ModuleHeartbeat, WsHeartbeat
+from dbc.vocabulary import ModuleState, WorkstationState
 
 FRAME_LENGTH = 8
 E2E_SIGNALS = ("Crc", "Counter")

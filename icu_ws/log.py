@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from workstation.eventlog import DEFAULT_PATH, ENV_VAR, EventKind, EventLog, EventLogError, LogRow
+from channels.events import EventKind, LogRow, kind_text
+from workstation.eventlog import DEFAULT_PATH, ENV_VAR, EventLog, EventLogError
 
 DEMO_PATH = Path("var") / "demo-events.db"  # where ``icu-ws demo`` writes by default
 
@@ -154,12 +155,6 @@ def _export(rows: list[LogRow], target: str) -> int:
     return 0
 
 
-def kind_text(row: LogRow) -> str:
-    """The kind, and for an alarm its priority: 'alarm HIGH'."""
-    priority = row.data.get("priority") if row.kind is EventKind.ALARM else None
-    return f"{row.kind.value} {priority}" if isinstance(priority, str) else row.kind.value
-
-
 def print_table(rows: Sequence[LogRow], out: TextIO) -> None:
     """Columns padded to their widest cell; the message last, unpadded and on one line."""
     header = ("TIME (local)", "KIND", "CHANNEL", "USER", "MESSAGE")
@@ -173,7 +168,7 @@ def print_table(rows: Sequence[LogRow], out: TextIO) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m workstation.log_cli ...``: this subcommand alone."""
+    """``python -m icu_ws.log ...``: this subcommand alone."""
     parser = argparse.ArgumentParser(prog="icu-ws")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["log", *(sys.argv[1:] if argv is None else argv)])

@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dbc.link import BusSettings
+from dbc.shutdown import stop_on_signals
+from dbc.vocabulary import ModuleKind
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
-from workstation.link import BusSettings
-from workstation.shutdown import stop_on_signals
-from workstation.vocabulary import ModuleKind
 
 HELP = "run simulated pump modules (volumetric or syringe) on a CAN bus"
 EPILOG = """\

@@ -7,9 +7,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pumps import cli as pump_cli
-from workstation import log_cli, monitor_cli, recorder_cli, run_cli, user_cli
-from workstation.errors import InfusionError
+from dbc.errors import InfusionError
+from icu_ws import log, monitor, pump, record, run, user
 
 DESCRIPTION = """\
 ICU infusion workstation: supervises infusion pump modules on a CAN bus and publishes
@@ -36,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    run_cli.add_parsers(sub)
-    log_cli.add_parser(sub)
-    user_cli.add_parser(sub)
-    recorder_cli.add_parsers(sub)
-    pump_cli.add_parser(sub)
-    monitor_cli.add_parsers(sub)
+    run.add_parsers(sub)
+    log.add_parser(sub)
+    user.add_parser(sub)
+    record.add_parsers(sub)
+    pump.add_parser(sub)
+    monitor.add_parsers(sub)
     return parser
 
 

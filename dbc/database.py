@@ -1,23 +1,25 @@
-"""Finding and loading ``dbc/infusion.dbc``, strictly, once per process."""
+"""Finding and loading ``infusion.dbc`` (this package's data), strictly, once per process."""
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import os
 from pathlib import Path
 
 import cantools
 from cantools.database.can import Database
 
-from workstation.errors import DbcError
+from dbc.errors import DbcError
 
-DEFAULT_DBC = Path(__file__).resolve().parent.parent / "dbc" / "infusion.dbc"
+# Package data, found the same way in a checkout and in an installed wheel.
+DEFAULT_DBC = Path(str(importlib.resources.files("dbc") / "infusion.dbc"))
 NODE_MASK = 0x7F  # identifier = function code (multiple of 0x80) + node id
 MAX_NODE = 31
 
 
 def dbc_path() -> Path:
-    """The DBC in use: ``$ICU_WS_DBC`` if set, else the one beside the packages."""
+    """The DBC in use: ``$ICU_WS_DBC`` if set, else the one shipped in this package."""
     return Path(os.environ.get("ICU_WS_DBC", DEFAULT_DBC))
 
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workstation.vocabulary import (
+from dbc.vocabulary import (
     AckResult,
     AlarmCondition,
     CommandCode,

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dbc.errors import ConfigError
 from workstation.config import load_config
-from workstation.errors import ConfigError
 from workstation.users import Role, UserError, UserStore, check_name, check_pin
 
 HELP = "add, list or remove the users who unlock the workstation (PINs stored hashed)"

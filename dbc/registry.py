@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from workstation.frames import ModuleHeartbeat, Status
-from workstation.vocabulary import ModuleKind, ModuleState
+from dbc.frames import ModuleHeartbeat, Status
+from dbc.vocabulary import ModuleKind, ModuleState
 
 
 class ModuleChange(Enum):

@@ -1,4 +1,4 @@
-"""Record, replay and decode bus traffic (the commands are in ``workstation.recorder_cli``).
+"""Record, replay and decode bus traffic (the commands are in ``icu_ws.record``).
 
     async with BusRecorder(BusSettings("socketcan", "vcan0"), "out.blf"):
         ...  # every frame on vcan0 goes to out.blf
@@ -22,16 +22,15 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 import can
 
-from workstation.codec import FrameCodec, FrameDecoder
-from workstation.config import WorkstationConfig
-from workstation.errors import BusError, FrameError, InfusionError
-from workstation.link import BusSettings, open_bus
+from dbc.codec import FrameCodec, FrameDecoder
+from dbc.errors import BusError, FrameError, InfusionError
+from dbc.link import BusSettings, open_bus
 
 log = logging.getLogger(__name__)
 
@@ -152,16 +151,16 @@ class BusRecorder:
 
 
 @contextlib.asynccontextmanager
-async def record_buses(config: WorkstationConfig, path: Path | None, *,
+async def record_buses(buses: Mapping[str, BusSettings], path: Path | None, *,
                        report: Report | None = None) -> AsyncIterator[list[BusRecorder]]:
-    """Record every bus of a workstation while the block runs (nothing if ``path`` is None):
+    """Record every bus (name -> settings) while the block runs (nothing if ``path`` is None):
     ``path`` itself for one bus, ``bus_file(path, name)`` for each of several."""
     if path is None:
         yield []
         return
-    several = len(config.buses) > 1
-    recorders = [BusRecorder(bus.settings(), bus_file(path, bus.name) if several else path)
-                 for bus in config.buses]
+    several = len(buses) > 1
+    recorders = [BusRecorder(settings, bus_file(path, name) if several else path)
+                 for name, settings in buses.items()]
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: [(report or log.info)(r.summary()) for r in recorders
                                 if r.duration_s > 0])

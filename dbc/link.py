@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import can
 
-from workstation.codec import FrameCodec, FrameDecoder, FrameEncoder, RxStats
-from workstation.errors import BusError, EncodeError, FrameError
-from workstation.frames import Frame
+from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder, RxStats
+from dbc.errors import BusError, EncodeError, FrameError
+from dbc.frames import Frame
 
 log = logging.getLogger(__name__)
 

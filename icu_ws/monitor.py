@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from workstation.errors import ConfigError
+from dbc.errors import ConfigError
 
 if TYPE_CHECKING:  # the UI and MQTT stacks load only when the monitor runs, not for --help
     from tui.monitor.feed import MqttFeed
@@ -134,7 +134,7 @@ def summary(model: MonitorModel, now: float, connection: str, rate: float) -> st
 async def run_headless(model: MonitorModel, feed: MqttFeed, *, duration: float | None,
                        status_every_s: float, out: TextIO | None = None) -> None:
     """Feed the model from the broker and print a summary line every ``status_every_s``."""
-    from workstation.shutdown import stop_on_signals
+    from dbc.shutdown import stop_on_signals
 
     out = out or sys.stdout
     stop = stop_on_signals()
@@ -172,7 +172,7 @@ async def run_headless(model: MonitorModel, feed: MqttFeed, *, duration: float |
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m workstation.monitor_cli``: this subcommand alone (= ``icu-ws monitor``)."""
+    """``python -m icu_ws.monitor``: this subcommand alone (= ``icu-ws monitor``)."""
     parser = argparse.ArgumentParser(prog="icu-ws")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["monitor", *(sys.argv[1:] if argv is None else argv)])

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from channels.druglib import load_drug_library
+from dbc.errors import ConfigError, InfusionError
+from dbc.shutdown import stop_on_signals
 from workstation.config import (
     DEFAULT_LIBRARY,
     UiConfig,
@@ -19,9 +21,7 @@ from workstation.config import (
     load_config,
 )
 from workstation.demo import DEMO_USER, demo_workstation, ensure_demo_user, start_demo_infusions
-from workstation.errors import ConfigError, InfusionError
 from workstation.headless import run_headless
-from workstation.shutdown import stop_on_signals
 from workstation.telemetry.broker_url import parse_broker_url
 from workstation.telemetry.connection import BrokerAccess
 from workstation.telemetry.embedded_broker import EmbeddedBroker
@@ -82,12 +82,13 @@ def add_parsers(sub: Any) -> None:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    from dbc.recorder import record_buses
     from workstation.api import Workstation
-    from workstation.recorder import record_buses
 
     args.stop = stop_on_signals()  # from the start: a signal during set-up also stops cleanly
     config = with_broker(load_config(args.config), args.mqtt)
-    async with record_buses(config, args.record, report=print), Workstation(config) as ws:
+    async with record_buses(config.bus_settings(), args.record, report=print), \
+            Workstation(config) as ws:
         if not args.headless:  # the terminal UI starts locked: who can unlock it
             print(users_note(config, args.config), file=sys.stderr, flush=True)
         return await _present(ws, args, racks=None)

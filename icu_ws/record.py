@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workstation.errors import InfusionError
-from workstation.link import BusSettings, open_bus
-from workstation.recorder import BusRecorder, RecordingError, decode_lines, read_log, replay
-from workstation.shutdown import stop_on_signals
+from dbc.errors import InfusionError
+from dbc.link import BusSettings, open_bus
+from dbc.recorder import BusRecorder, RecordingError, decode_lines, read_log, replay
+from dbc.shutdown import stop_on_signals
 
 
 def _settings(args: argparse.Namespace) -> BusSettings:
@@ -23,8 +23,8 @@ def _settings(args: argparse.Namespace) -> BusSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m workstation.recorder_cli record|replay|decode ...`` (as ``icu-ws``)."""
-    parser = argparse.ArgumentParser(prog="python -m workstation.recorder_cli")
+    """``python -m icu_ws.record record|replay|decode ...`` (as ``icu-ws``)."""
+    parser = argparse.ArgumentParser(prog="python -m icu_ws.record")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.handler(args))
