@@ -8,6 +8,7 @@ models, so a library built in code is checked exactly like one read from a file.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import itertools
 import math
 import tomllib
@@ -21,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from channels import library_rules
 from dbc.errors import ConfigError
 
-DEFAULT_LIBRARY_PATH = (
-    Path(__file__).resolve().parent.parent / "configs" / "drug-library" / "adult-icu.toml"
+# The shipped library is package data of ``configs`` (a data-only package: importing it runs
+# nothing), found the same way in a checkout and in an installed wheel.
+DEFAULT_LIBRARY_PATH = Path(
+    str(importlib.resources.files("configs") / "drug-library" / "adult-icu.toml")
 )
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=40)]

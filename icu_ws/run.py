@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.resources
 import sys
 import tomllib
 from pathlib import Path
@@ -30,6 +31,10 @@ from workstation.users import UserStore
 RUN_HELP = "supervise the pump modules of a configured CAN bus"
 DEMO_HELP = "run the workstation with simulated pump modules on an in-process bus"
 CHECK_HELP = "check workstation configs and drug libraries; exit 1 on any problem"
+# The example config shipped as package data of ``configs`` (works from any directory, in a
+# checkout or an installed wheel). ``run`` does not fall back to it: a workstation started in
+# the wrong directory must fail, not supervise the example's channels.
+EXAMPLE_CONFIG = Path(str(importlib.resources.files("configs") / "workstation.toml"))
 
 
 def _presentation_options(p: argparse.ArgumentParser) -> None:
@@ -50,7 +55,8 @@ MQTT_HELP = ("publish telemetry to this MQTT broker: mqtt://HOST:PORT, or mqtts:
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("run", help=RUN_HELP, description=RUN_HELP + ".")
     p.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
-                   help="workstation config (default: configs/workstation.toml)")
+                   help="workstation config (default: configs/workstation.toml in the "
+                        "working directory)")
     p.add_argument("--mqtt", metavar="URL", default=None,
                    help=MQTT_HELP + "; overrides [telemetry] url and enables it")
     _presentation_options(p)
@@ -77,7 +83,7 @@ def add_parsers(sub: Any) -> None:
     c = sub.add_parser("check-config", help=CHECK_HELP, description=CHECK_HELP + ".")
     c.add_argument("files", nargs="*", type=Path,
                    help="TOML files: workstation configs or drug libraries (default: the "
-                        "example config and the shipped library)")
+                        "example config and the shipped library, installed with icu-ws)")
     c.set_defaults(handler=check_config)
 
 
@@ -224,7 +230,7 @@ def _check_one(path: Path) -> str:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    files = args.files or [Path("configs/workstation.toml"), DEFAULT_LIBRARY]
+    files = args.files or [EXAMPLE_CONFIG, DEFAULT_LIBRARY]
     failed = 0
     for path in files:
         try:

@@ -32,7 +32,8 @@ def add_parser(sub: Any) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     where = argparse.ArgumentParser(add_help=False)  # after the action, as people type it
     where.add_argument("--config", type=Path, default=Path("configs/workstation.toml"),
-                       help="workstation config whose [ui] users_file to use")
+                       help="workstation config whose [ui] users_file to use (default: "
+                            "configs/workstation.toml in the working directory)")
     where.add_argument("--users-file", type=Path, default=None, metavar="FILE",
                        help="the users file itself (overrides --config)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)

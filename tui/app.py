@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from importlib.resources import files
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -46,7 +47,7 @@ ALLOWED_WHEN_LOCKED = {"audio_pause", "help", "lock", "move"}
 
 
 class InfusionApp(App[None]):
-    CSS_PATH = Path(__file__).with_name("styles.tcss")
+    CSS_PATH = Path(str(files("tui") / "styles.tcss"))  # package data
     TITLE = "ICU infusion workstation"
     # The footer shows what a nurse needs under alarm load; the rest is in the action menu
     # (Enter) and the help (?).

@@ -14,11 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from channels.config import ChannelConfig, CommandConfig, SupervisionConfig
+from channels.druglib import DEFAULT_LIBRARY_PATH
 from dbc.errors import ConfigError
 from dbc.link import BusSettings
 
+# The checkout's root (the tests and the developer tools use it); nothing at run time does.
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_LIBRARY = REPO_ROOT / "configs" / "drug-library" / "adult-icu.toml"
+DEFAULT_LIBRARY = DEFAULT_LIBRARY_PATH  # the shipped library (package data of ``configs``)
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

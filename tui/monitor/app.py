@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -31,8 +32,8 @@ NOT_BAD = {DUPLICATE, OLDER_THAN_LIST}  # expected with QoS 1 and outboxes: not 
 
 
 class MonitorApp(App[None]):
-    CSS_PATH = [Path(__file__).parents[1] / "styles.tcss", Path(__file__).with_name(
-        "monitor.tcss")]
+    CSS_PATH = [Path(str(files("tui") / "styles.tcss")),  # package data
+                Path(str(files("tui.monitor") / "monitor.tcss"))]
     TITLE = "ICU central monitor"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),

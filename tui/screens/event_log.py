@@ -7,6 +7,7 @@ The shared alarm banner is mirrored at the top: alarms stay visible on every scr
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from rich.text import Text
@@ -20,7 +21,7 @@ from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 
-VIEWS_CSS = Path(__file__).with_name("views.tcss")
+VIEWS_CSS = Path(str(files("tui.screens") / "views.tcss"))  # package data
 MAX_ROWS = 500
 REFRESH_S = 2.0
 BANNER_S = 0.25  # the mirrored alarm banner follows the main screen's flash rhythm

@@ -8,6 +8,7 @@ checkbox the nurse must tick before the send button enables.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar
 
@@ -31,7 +32,7 @@ from dbc.vocabulary import EndAction
 from tui.widgets.inputs import GatedButton
 from workstation.api import Workstation
 
-STYLES = Path(__file__).with_name("forms.tcss")
+STYLES = Path(str(files("tui.screens") / "forms.tcss"))  # package data
 # Digits and one decimal point only: no sign, no exponent, nothing a gloved finger adds by mistake.
 NUMBER = r"[0-9]*\.?[0-9]*"
 _ORDER = {Verdict.HARD: 0, Verdict.SOFT: 1, Verdict.OK: 2}
