@@ -27,6 +27,7 @@ from typing import Any, Literal, TextIO
 
 from channels.events import Event, EventKind, LogRow
 from dbc.errors import InfusionError
+from workstation.sqlite_store import StoreFormat, create_schema, open_store, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,18 @@ _SCHEMA = (
 
 class EventLogError(InfusionError):
     """The event log cannot be opened, read or written. The message names the file."""
+
+
+FORMAT = StoreFormat(noun="event log", application_id=APPLICATION_ID,
+                     schema_version=SCHEMA_VERSION, schema=_SCHEMA, error_type=EventLogError,
+                     without_wal="readers block the writer")
+
+
+def _create_if_new(conn: sqlite3.Connection, new: bool) -> None:
+    if new:  # IF NOT EXISTS: another writer may have created it since we looked
+        with write_transaction(conn):
+            create_schema(conn, FORMAT)
+    # An older schema version would need a migration here; version 1 is the first.
 
 
 @dataclass
@@ -135,68 +148,10 @@ class EventLog:
         with self._lock:
             if self._conn is not None:
                 return
-            conn = self._connect()
-            try:
-                self._prepare(conn)
-            except BaseException as exc:
-                conn.close()
-                if isinstance(exc, sqlite3.Error):  # e.g. "file is not a database"
-                    raise self._error("cannot open", exc) from exc
-                raise
-            self._conn = conn
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            if self.read_only:
-                if not self.path.is_file():
-                    raise EventLogError(f"{self.path}: no event log there (file not found)")
-                uri = self.path.absolute().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                # Autocommit: each INSERT is its own transaction, committed when execute returns.
-                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        except (OSError, sqlite3.Error) as exc:
-            raise self._error("cannot open", exc) from exc
-        return conn
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Check the file is ours and current; a writer then creates the schema if new."""
-        # Read before writing anything, so a foreign file is left untouched.
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        new = app_id == 0 and version == 0 and tables == 0
-        if not new and app_id != APPLICATION_ID:
-            raise EventLogError(f"{self.path}: a SQLite database, but not an event log "
-                                f"(application_id {app_id:#x})")
-        if version > SCHEMA_VERSION:
-            raise EventLogError(f"{self.path}: event log schema version {version} is newer than "
-                                f"this program's ({SCHEMA_VERSION}); use a newer icu-ws")
-        if self.read_only:
-            if new:
-                raise EventLogError(f"{self.path}: empty file, not an event log yet")
-            return
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":  # e.g. a file system without shared memory
-            log.warning("%s: journal mode %s, not WAL: readers block the writer", self.path, mode)
-        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-        if new:  # IF NOT EXISTS: another writer may have created it since we looked
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        # version < SCHEMA_VERSION would need a migration here; version 1 is the first.
+            timeout = READER_BUSY_TIMEOUT_MS if self.read_only else BUSY_TIMEOUT_MS
+            self._conn = open_store(self.path, FORMAT, busy_timeout_ms=timeout,
+                                    synchronous=self.synchronous, read_only=self.read_only,
+                                    any_thread=True, prepare=_create_if_new)
 
     def close(self) -> None:
         with self._lock:
@@ -240,9 +195,7 @@ class EventLog:
                               tries=len(RETRY_SLEEPS_S) + 1) from failure
 
     def _error(self, what: str, exc: BaseException, tries: int = 1) -> EventLogError:
-        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-        after = f" after {tries} tries" if tries > 1 else ""
-        return EventLogError(f"{self.path}: {what}{after}: {exc} ({name})")
+        return FORMAT.sqlite_error(self.path, what, exc, tries=tries)
 
     def query(self, *, since: datetime | None = None, until: datetime | None = None,
               channel: str | None = None, kinds: Collection[EventKind] | None = None,

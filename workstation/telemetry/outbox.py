@@ -22,7 +22,6 @@ names the file, what failed and what to do.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -31,8 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from dbc.errors import InfusionError
-
-log = logging.getLogger(__name__)
+from workstation.sqlite_store import StoreFormat, create_schema, open_store, write_transaction
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4943554F  # "ICUO": tells an outbox from any other SQLite file (event log: ICUW)
@@ -65,6 +63,12 @@ _ADVICE = (  # SQLite error name prefix -> what to do
 
 class OutboxError(InfusionError):
     """The outbox cannot be opened, read or written. Names the file, the failure and the fix."""
+
+
+FORMAT = StoreFormat(noun="outbox", application_id=APPLICATION_ID, schema_version=SCHEMA_VERSION,
+                     schema=_SCHEMA, error_type=OutboxError, without_wal="puts are slower",
+                     min_version=SCHEMA_VERSION, elsewhere=_ELSEWHERE, advice=_ADVICE,
+                     default_advice="point telemetry.outbox elsewhere if it persists")
 
 
 @dataclass(frozen=True)
@@ -142,66 +146,18 @@ class Outbox:
 
     def open(self) -> None:
         """Open, creating the file and its folders when missing. Opening twice is a no-op."""
-        if self._conn is not None:
-            return
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            why = ("a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError)
-                   else exc.strerror or str(exc))
-            raise OutboxError(f"{self._path}: cannot create its folder {self._path.parent}: "
-                              f"{why}; check the path {_ELSEWHERE}") from exc
-        try:
-            # Autocommit: put() runs its own BEGIN ... COMMIT.
-            conn = sqlite3.connect(self._path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._error("cannot open", exc) from exc
-        try:
-            self._prepare(conn)
-        except BaseException as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.Error):
-                raise self._error("cannot open", exc) from exc
-            raise
-        self._conn = conn
+        if self._conn is None:
+            self._conn = open_store(self._path, FORMAT, busy_timeout_ms=BUSY_TIMEOUT_MS,
+                                    exclusive=True, prepare=self._prepare)
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Lock the file, check it is an outbox of this version, create the schema if new."""
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA locking_mode = EXCLUSIVE")  # held from the first write to close()
-        # Read before writing anything, so a foreign file is left untouched.
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        new = app_id == 0 and version == 0 and tables == 0
-        if not new and app_id != APPLICATION_ID:
-            raise OutboxError(f"{self._path} is not an outbox database: move it away "
-                              f"{_ELSEWHERE} (SQLite application_id {app_id:#x})")
-        if version > SCHEMA_VERSION:
-            raise OutboxError(f"{self._path}: outbox schema version {version} is newer than "
-                              f"this program's ({SCHEMA_VERSION}); use a newer icu-ws "
-                              f"{_ELSEWHERE}")
-        if not new and version != SCHEMA_VERSION:  # a migration from an older version goes here
-            raise OutboxError(f"{self._path} is not an outbox database: move it away "
-                              f"{_ELSEWHERE} (unknown schema version {version})")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("%s: journal mode %s, not WAL: puts are slower", self._path, mode)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at the first put
-        try:
+    def _prepare(self, conn: sqlite3.Connection, new: bool) -> None:
+        """Lock the file (exclusive mode), create the schema if new, read the state."""
+        with write_transaction(conn):  # takes the exclusive lock now, not at the first put
             if new:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                create_schema(conn, FORMAT)
             state = conn.execute("SELECT last_seq, dropped_total FROM state").fetchone()
             count, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0)"
                                           " FROM messages").fetchone()
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
         if state is None:
             raise OutboxError(f"{self._path}: outbox state row missing: the file is damaged: "
                               f"move it away {_ELSEWHERE}")
@@ -246,20 +202,17 @@ class Outbox:
         excess = max(0, self._count + 1 - self.max_messages)
         dropped = 0
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                         (seq, topic, payload, int(message.retain), message.created_at))
-            if excess:
-                dropped = conn.execute("DELETE FROM messages WHERE seq IN (SELECT seq FROM"
-                                       " messages ORDER BY seq LIMIT ?)", (excess,)).rowcount
-            conn.execute("UPDATE state SET last_seq = ?, dropped_total = dropped_total + ?",
-                         (seq, dropped))
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            _rollback(conn)
-            if isinstance(exc, sqlite3.Error):
-                raise self._error(f"cannot store message {seq} for {topic!r}", exc) from exc
-            raise
+            with write_transaction(conn):
+                conn.execute(f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                             (seq, topic, payload, int(message.retain), message.created_at))
+                if excess:
+                    dropped = conn.execute("DELETE FROM messages WHERE seq IN (SELECT seq FROM"
+                                           " messages ORDER BY seq LIMIT ?)",
+                                           (excess,)).rowcount
+                conn.execute("UPDATE state SET last_seq = ?, dropped_total = dropped_total + ?",
+                             (seq, dropped))
+        except sqlite3.Error as exc:
+            raise self._error(f"cannot store message {seq} for {topic!r}", exc) from exc
         self._last_seq = seq
         self._count += 1 - dropped
         self._dropped_total += dropped  # no log line here: a full outbox drops on every put
@@ -303,19 +256,4 @@ class Outbox:
         return self._conn
 
     def _error(self, what: str, exc: sqlite3.Error) -> OutboxError:
-        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-        if name.startswith("SQLITE_NOTADB"):
-            return OutboxError(f"{self._path} is not an outbox database: move it away "
-                               f"{_ELSEWHERE} ({what}: {exc})")
-        advice = next((a for prefix, a in _ADVICE if name.startswith(prefix)),
-                      "point telemetry.outbox elsewhere if it persists")
-        return OutboxError(f"{self._path}: {what}: {exc} ({name}): {advice}")
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    """Undo an open transaction; a failing rollback must not hide the original error."""
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            log.exception("outbox rollback failed")
+        return FORMAT.sqlite_error(self._path, what, exc)
