@@ -1,15 +1,38 @@
 """Writes ``dbc/infusion.dbc``: one message per frame type and slot, from the layouts below.
 
 The DBC is what every program loads; this script only saves typing 31 identical slots by hand.
-Change a layout here, run ``python dbc/build_dbc.py``, and commit both files: a test fails when
-they disagree. Keep ``dbc/vocabulary.py`` in step with the value tables.
+Change a layout here, run ``python dbc/build_dbc.py`` (or ``python -m dbc.build_dbc``), and
+commit both files: a test fails when they disagree. The value tables are taken from the enums
+of ``dbc/vocabulary.py``, so a new member there reaches the DBC on the next run.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+
+if not __package__:
+    # Run as a script: sys.path[0] is dbc/ itself, where the package cannot be imported (and
+    # its modules would shadow others). Use the checkout's dbc package, not an installed one.
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from dbc.vocabulary import (
+    AckResult,
+    AlarmCondition,
+    CommandCode,
+    DeliveryMode,
+    EndAction,
+    ModuleKind,
+    ModuleState,
+    ProgramPage,
+    ProgramStore,
+    PumpState,
+    RejectReason,
+    SyringeSize,
+    WorkstationState,
+)
 
 SLOTS = range(1, 32)
 WS, PUMP = "WS", "PUMP"
@@ -57,32 +80,29 @@ def e2e(receiver_note: str = "") -> tuple[Sig, Sig]:
     )
 
 
-def enum(*names: str, values: tuple[int, ...] | None = None) -> tuple[tuple[int, str], ...]:
-    vals = values if values is not None else tuple(range(len(names)))
-    return tuple(zip(vals, names, strict=True))
+Table = tuple[tuple[int, str], ...]
 
 
-PUMP_STATE = enum("IDLE", "PROGRAMMED", "INFUSING", "PAUSED", "KVO", "COMPLETE", "ALARM")
-COMMANDS = enum(
-    "NOP", "START", "PAUSE", "STOP", "CLEAR", "BOLUS_START", "BOLUS_STOP", "ALARM_ACK",
-    "SILENCE", "SECONDARY_START", "SECONDARY_STOP", "RESET_VOLUME", "REQUEST_READBACK",
-)
-PROGRAM_SUBJECTS = enum(
-    "PROGRAM_PRIMARY", "PROGRAM_SETTINGS", "PROGRAM_BOLUS", "PROGRAM_SECONDARY",
-    values=(64, 65, 66, 67),
-)
-REASONS = enum(
-    "NONE", "BAD_STATE", "NO_PROGRAM", "PROGRAM_ID_MISMATCH", "ALARM_ACTIVE", "OUT_OF_RANGE",
-    "DOOR_OPEN", "UNKNOWN_COMMAND", "NOT_SUPPORTED", "INCOMPLETE_PROGRAM", "KVO_ABOVE_RATE",
-    "AIR_NOT_CLEARED", "BATTERY", "NODE_CONFLICT",
-)
-CONDITIONS = enum(
-    "OCCLUSION_DOWNSTREAM", "OCCLUSION_UPSTREAM", "AIR_IN_LINE", "AIR_ACCUMULATED",
-    "DOOR_OPEN", "CONTAINER_EMPTY", "SYRINGE_NEAR_END", "SYRINGE_END", "SYRINGE_NOT_ENGAGED",
-    "BATTERY_LOW", "BATTERY_DEPLETED", "WS_HEARTBEAT_LOST", "INFUSION_COMPLETE", "NEAR_END",
-    "CALLBACK", "HARDWARE_FAULT", "ON_BATTERY", "HOLD_EXPIRED", "OVER_TEMPERATURE",
-)
-PAGES = enum("PRIMARY", "SETTINGS", "BOLUS", "SECONDARY")
+def table(members: type[Enum] | list[CommandCode]) -> Table:
+    """A value table from vocabulary enum members: (value, name), in definition order."""
+    return tuple((int(m.value), m.name) for m in members)
+
+
+def top(values: Table) -> int:
+    """The signal's maximum: the highest named value, so nothing decodes to an unnamed one."""
+    return max(v for v, _ in values)
+
+
+PUMP_STATE = table(PumpState)
+COMMANDS = table([c for c in CommandCode if c < CommandCode.PROGRAM_PRIMARY])
+SUBJECTS = table(CommandCode)  # commands, and the program pages an Ack can name (>= 64)
+REASONS = table(RejectReason)
+# Alarm.Condition names a bit of AlarmBits by its index, not by the flag's value.
+CONDITIONS: Table = tuple((c.index, c.name or "") for c in AlarmCondition)
+PAGES = table(ProgramPage)
+# Booleans in the frame models (dbc/frames.py), so no enum of their own.
+NO_YES: Table = ((0, "NO"), (1, "YES"))
+CLEARED_RAISED: Table = ((0, "CLEARED"), (1, "RAISED"))
 ALARM_BITS_NOTE = "Active alarm conditions, one bit each; bit n = Condition n of the Alarm frame."
 ALARM_BITS_MAX = (1 << 19) - 1  # bit 19 is reserved: a frame with it set is rejected
 
@@ -102,7 +122,7 @@ def program_signals(second_byte: Sig) -> tuple[Sig, ...]:
         Sig("OcclusionLimit", 40, 10, "Downstream occlusion alarm pressure.", 1, 0, 50, 900,
             "mmHg", mux=1),
         Sig("EndAction", 50, 2, "What the module does when the primary VTBI is reached.",
-            choices=enum("STOP", "KVO", "CONTINUE"), maximum=2, mux=1),
+            choices=table(EndAction), maximum=top(table(EndAction)), mux=1),
         Sig("AirLimit", 52, 9, "Single-bubble air-in-line alarm threshold.", 1, 0, 10, 500,
             "uL", mux=1),
         Sig("BolusVolume", 32, 10, "Bolus volume, on top of the basal rate.", 0.1, 0, 0.1, 100,
@@ -112,7 +132,7 @@ def program_signals(second_byte: Sig) -> tuple[Sig, ...]:
         Sig("SecVtbi", 46, 17, "Secondary volume to be infused.", 0.1, 0, 0.1, 9999.9, "mL",
             mux=3),
         Sig("Callback", 63, 1, "1 = raise CALLBACK when the secondary completes.",
-            choices=enum("NO", "YES"), mux=3),
+            choices=NO_YES, mux=3),
     )
 
 
@@ -122,7 +142,7 @@ MESSAGES: tuple[Msg, ...] = (
         "WS_HEARTBEAT_LOST.", (
             *e2e(),
             Sig("WsState", 12, 4, "Workstation life-cycle state.",
-                choices=enum("BOOT", "OPERATIONAL", "SHUTTING_DOWN"), maximum=2),
+                choices=table(WorkstationState), maximum=top(table(WorkstationState))),
             Sig("WsTimeS", 16, 32, "Workstation wall clock, Unix time.", unit="s"),
             Sig("WsTimeMs", 48, 10, "Milliseconds of WsTimeS.", maximum=999, unit="ms"),
             Sig("HbTimeout", 58, 6, "How long a module waits for this heartbeat before alarming.",
@@ -132,29 +152,29 @@ MESSAGES: tuple[Msg, ...] = (
         "Lowest identifiers on the bus: wins arbitration over everything else.", (
             *e2e(),
             Sig("Active", 12, 1, "Whether the condition started or cleared.",
-                choices=enum("CLEARED", "RAISED")),
+                choices=CLEARED_RAISED),
             Sig("Condition", 16, 8, "The condition that changed (bit index in AlarmBits).",
-                choices=CONDITIONS, maximum=len(CONDITIONS) - 1),
+                choices=CONDITIONS, maximum=top(CONDITIONS)),
             Sig("AlarmBits", 24, 20, ALARM_BITS_NOTE, maximum=ALARM_BITS_MAX),
         )),
     Msg("Command", 0x100, WS, "Command to one module; answered by Ack with the same Seq.", (
         *e2e(),
         Sig("Seq", 16, 8, "Sequence number, echoed in the Ack."),
-        Sig("Command", 24, 8, "What to do.", choices=COMMANDS, maximum=len(COMMANDS) - 1),
+        Sig("Command", 24, 8, "What to do.", choices=COMMANDS, maximum=top(COMMANDS)),
         Sig("ProgramId", 32, 8, "START/SECONDARY_START: the pending program to commit."),
         Sig("Arg", 40, 24, "ALARM_ACK: alarm bits; SILENCE: seconds; REQUEST_READBACK: store."),
     )),
     Msg("Ack", 0x180, PUMP, "Acknowledgement of a Command or Program frame.", (
         *e2e(),
-        Sig("Result", 12, 1, "Accepted or rejected.", choices=enum("ACCEPTED", "REJECTED")),
+        Sig("Result", 12, 1, "Accepted or rejected.", choices=table(AckResult)),
         Sig("Seq", 16, 8, "Seq of the acknowledged frame."),
         Sig("Subject", 24, 8, "Command, or program page, acknowledged.",
-            choices=COMMANDS + PROGRAM_SUBJECTS, maximum=67),
+            choices=SUBJECTS, maximum=top(SUBJECTS)),
         Sig("Reason", 32, 8, "Why it was rejected (NONE when accepted).", choices=REASONS,
-            maximum=len(REASONS) - 1),
+            maximum=top(REASONS)),
         Sig("ProgramId", 40, 8, "Pending program id after this frame (0 = none)."),
         Sig("State", 48, 4, "Pump state after this frame.", choices=PUMP_STATE,
-            maximum=len(PUMP_STATE) - 1),
+            maximum=top(PUMP_STATE)),
     )),
     Msg("Program", 0x200, WS, "One page of a program, stored as pending; multiplexed by Page. "
         "Each page is acknowledged (Ack) and read back (Readback, Store=PENDING).",
@@ -162,12 +182,12 @@ MESSAGES: tuple[Msg, ...] = (
     Msg("Readback", 0x280, PUMP, "A program page as the module stored it; the workstation "
         "compares it with what it sent before it may START.",
         program_signals(Sig("Store", 16, 2, "Which program this page belongs to.",
-                            choices=enum("PENDING", "ACTIVE"), maximum=1))),
+                            choices=table(ProgramStore), maximum=top(table(ProgramStore))))),
     Msg("Status", 0x300, PUMP, "What the motor is doing.", (
         *e2e(),
-        Sig("State", 12, 4, "Pump state.", choices=PUMP_STATE, maximum=len(PUMP_STATE) - 1),
+        Sig("State", 12, 4, "Pump state.", choices=PUMP_STATE, maximum=top(PUMP_STATE)),
         Sig("Mode", 16, 2, "Which program drives the motor.",
-            choices=enum("NONE", "PRIMARY", "SECONDARY", "BOLUS")),
+            choices=table(DeliveryMode)),
         Sig("ActualRate", 18, 14, "Rate the motor runs at now.", 0.1, 0, 0, 1200, "mL/h"),
         Sig("Pressure", 32, 10, "Downstream line pressure.", 1, 0, 0, 1023, "mmHg"),
         Sig("AlarmBits", 42, 20, ALARM_BITS_NOTE, maximum=ALARM_BITS_MAX),
@@ -193,16 +213,15 @@ MESSAGES: tuple[Msg, ...] = (
     Msg("Syringe", 0x480, PUMP, "Syringe module only: syringe and plunger.", (
         *e2e(),
         Sig("SyringeSize", 16, 8, "Detected syringe size.", unit="mL",
-            choices=enum("NONE", "ML_5", "ML_10", "ML_20", "ML_50", "ML_60",
-                         values=(0, 5, 10, 20, 50, 60)), maximum=60),
+            choices=table(SyringeSize), maximum=top(table(SyringeSize))),
         Sig("PlungerTravel", 24, 11, "Plunger travel left.", 0.1, 0, unit="mm"),
         Sig("SyringeVolume", 35, 10, "Volume left in the syringe.", 0.1, 0, unit="mL"),
         Sig("PlungerForce", 45, 12, "Force on the plunger.", 0.1, 0, unit="N"),
-        Sig("Engaged", 57, 1, "Syringe clamped and plunger engaged.", choices=enum("NO", "YES")),
+        Sig("Engaged", 57, 1, "Syringe clamped and plunger engaged.", choices=NO_YES),
     ), cycle_ms=1000),
     Msg("Power", 0x500, PUMP, "Power supply.", (
         *e2e(),
-        Sig("OnMains", 12, 1, "Mains connected.", choices=enum("NO", "YES")),
+        Sig("OnMains", 12, 1, "Mains connected.", choices=NO_YES),
         Sig("BatteryPercent", 16, 7, "Battery charge.", maximum=100, unit="%"),
         Sig("BatteryMinutes", 24, 10, "Estimated run time left on battery.", unit="min"),
         Sig("Temperature", 34, 8, "Module internal temperature.", 1, -40, unit="degC"),
@@ -211,8 +230,9 @@ MESSAGES: tuple[Msg, ...] = (
         "workstation's timeout raises 'channel communication lost'.", (
             *e2e(),
             Sig("ModuleState", 12, 4, "Module life-cycle state.",
-                choices=enum("BOOT", "OPERATIONAL", "SAFE_STATE", "SERVICE"), maximum=3),
-            Sig("Kind", 16, 4, "Module kind.", choices=enum("VOLUMETRIC", "SYRINGE"), maximum=1),
+                choices=table(ModuleState), maximum=top(table(ModuleState))),
+            Sig("Kind", 16, 4, "Module kind.", choices=table(ModuleKind),
+                maximum=top(table(ModuleKind))),
             Sig("FwMajor", 20, 4, "Firmware version, major."),
             Sig("FwMinor", 24, 8, "Firmware version, minor."),
             Sig("FwPatch", 32, 8, "Firmware version, patch."),

@@ -1,7 +1,7 @@
-"""The bus vocabulary: enums that mirror the value tables of ``dbc/infusion.dbc``.
+"""The bus vocabulary: the enums behind the value tables of ``dbc/infusion.dbc``.
 
-The DBC is the source of truth; ``tests/bus/test_dbc.py`` fails if a member here and a
-value-table entry there disagree, so edit both together.
+``dbc/build_dbc.py`` writes the DBC's value tables from these enums: change a member here, run
+``python dbc/build_dbc.py`` and commit both; ``tests/bus/test_dbc.py`` compares the two.
 """
 
 from __future__ import annotations
