@@ -35,6 +35,7 @@ fi
 python dbc/build_dbc.py --check
 ruff check .
 mypy
+lint-imports --no-cache --no-logo  # one direction of dependencies (pyproject.toml, ~1 s)
 # Tests mostly wait (simulated modules, brokers, the UML guest), so three workers on two cores
 # roughly halve the wall time; PYTEST_WORKERS=0 runs them in one process.
 # The tmux tests type into a real terminal with fixed key gaps, which the other workers' load can
