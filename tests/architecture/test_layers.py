@@ -50,6 +50,10 @@ def test_every_package_is_under_contract() -> None:
         "[tool.importlinter] root_packages must list every package in "
         "[tool.setuptools.packages.find] include, and give it a place in the layers contract"
     )
+    contracts = _pyproject()["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c["type"] == "layers")
+    layered = {name.strip() for layer in layers for name in layer.split("|")}
+    assert layered == set(_root_packages()), "every root package needs a layer, and only those"
 
 
 def test_the_contracts_hold() -> None:
