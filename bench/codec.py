@@ -11,9 +11,9 @@ Measures, single-threaded (pinned to one CPU where the OS allows):
 * cantools: ``Database.decode_message`` of the same frames alone, for reference.
 
 The mix is what a busy bus carries: Status, Delivery, Progress, Heartbeat, Alarm and Program
-pages, over 12 modules. ``--seconds`` is the time spent on each of the three measurements
-(default 4, so ~15 s in all with the DBC load); each is cut in 5 slices and the median slice
-rate is reported.
+pages, over 12 modules (``busy_bus_mix`` in ``tests/bus/frame_samples.py``). ``--seconds`` is
+the time spent on each of the three measurements (default 4, so ~15 s in all with the DBC load);
+each is cut in 5 slices and the median slice rate is reported.
 
 Bus ceiling: a classical CAN data frame with an 11-bit identifier and 8 data bytes has
 1 SOF + 11 id + 1 RTR + 1 IDE + 1 r0 + 4 DLC + 64 data + 15 CRC = 98 bits that bit stuffing
@@ -27,52 +27,23 @@ higher, unstuffed figure: the codec must keep up even with frames that need no s
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import platform
 import sys
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-import can  # noqa: E402
-import cantools  # noqa: E402
+import can
 
-from bench.timing import pin_to_one_cpu, rate_summary, slice_rate  # noqa: E402
-from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder  # noqa: E402
-from dbc.frames import (  # noqa: E402
-    AlarmEvent,
-    BolusPage,
-    Delivery,
-    Frame,
-    ModuleHeartbeat,
-    Page,
-    PrimaryPage,
-    Program,
-    Progress,
-    SecondaryPage,
-    SettingsPage,
-    Status,
-)
-from dbc.vocabulary import (  # noqa: E402
-    AlarmCondition,
-    DeliveryMode,
-    EndAction,
-    ModuleKind,
-    ModuleState,
-    PumpState,
-)
+from bench.harness import environment, parser, write_results
+from bench.timing import pin_to_one_cpu, rate_summary, slice_rate
+from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder
+from tests.bus.frame_samples import ALIVE_PERIOD, busy_bus_mix
 
 NODES = range(1, 13)
 GOAL_FACTOR = 5.0
 SLICES = 5
-DEFAULT_OUTPUT = REPO / "bench" / "results" / "codec.json"
 
 # Frame bits (classical CAN, 11-bit id, 8 data bytes); see the module docstring.
 STUFFED_REGION_BITS = 1 + 11 + 1 + 1 + 1 + 4 + 64 + 15  # SOF..CRC: 98
@@ -89,30 +60,6 @@ def bus_ceiling(bitrate: int) -> dict[str, float]:
             "frames_per_s_worst_stuffing": bitrate / FRAME_BITS_WORST}
 
 
-def frame_mix() -> list[Frame]:
-    """One frame of each kind per node; Program pages rotate over the nodes."""
-    pages: list[Page] = [PrimaryPage(rate_ml_h=125.6, vtbi_ml=500.0),
-             SettingsPage(kvo_rate_ml_h=2.0, occlusion_limit_mmhg=300, end_action=EndAction.KVO,
-                          air_limit_ul=50),
-             BolusPage(volume_ml=5.0, rate_ml_h=300.0),
-             SecondaryPage(rate_ml_h=50.0, vtbi_ml=100.0, callback=True)]
-    mix: list[Frame] = []
-    for n in NODES:
-        mix += [
-            Status(node=n, state=PumpState.INFUSING, mode=DeliveryMode.PRIMARY,
-                   rate_ml_h=10.0 * n + 0.5, pressure_mmhg=100 + n,
-                   alarms=AlarmCondition.ON_BATTERY),
-            Delivery(node=n, volume_infused_ml=12.345 * n, module_time_s=3600.25 + n),
-            Progress(node=n, program_id=n, volume_remaining_ml=487.4, time_remaining_min=233),
-            ModuleHeartbeat(node=n, state=ModuleState.OPERATIONAL, kind=ModuleKind.VOLUMETRIC,
-                            fw_major=1, fw_minor=2, fw_patch=3, serial=1000 + n),
-            AlarmEvent(node=n, condition=AlarmCondition.AIR_IN_LINE, raised=True,
-                       alarms=AlarmCondition.AIR_IN_LINE),
-            Program(node=n, seq=n, program_id=n, page=pages[n % len(pages)]),
-        ]
-    return mix
-
-
 def measure(batch: Callable[[], int], seconds: float) -> dict[str, float]:
     """Run ``batch`` (returns frames done) in ``SLICES`` slices of ``seconds / SLICES``."""
     batch()  # warm up
@@ -122,7 +69,7 @@ def measure(batch: Callable[[], int], seconds: float) -> dict[str, float]:
 def run(seconds: float) -> dict[str, Any]:
     _, cpu = pin_to_one_cpu()  # for the whole run: nothing else runs in this process
     codec = FrameCodec()
-    mix = frame_mix()
+    mix = busy_bus_mix(NODES)
 
     encoder = FrameEncoder(codec)
 
@@ -134,7 +81,7 @@ def run(seconds: float) -> dict[str, Any]:
     # 16 rounds: each identifier's counter runs 0..15, so the list repeats seamlessly and the
     # decoder's alive-counter check accepts every frame, however often it is replayed.
     pre = FrameEncoder(codec)
-    wire: list[can.Message] = [pre.encode(frame) for _ in range(16) for frame in mix]
+    wire: list[can.Message] = [pre.encode(frame) for _ in range(ALIVE_PERIOD) for frame in mix]
     decoder = FrameDecoder(codec)
 
     def decode_batch() -> int:
@@ -164,14 +111,7 @@ def run(seconds: float) -> dict[str, Any]:
         if name != "cantools_decode":
             r["goal_met"] = r["frames_per_s"] >= goal
     return {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "cantools": cantools.__version__,
-        "python_can": can.__version__,
-        "pydantic": version("pydantic"),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
+        **environment("cantools", "python-can", "pydantic"),
         "pinned_cpu": cpu,
         "seconds_per_measurement": seconds,
         "mix": {"nodes": len(NODES), "frames": len(mix),
@@ -217,16 +157,13 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.0,
-                        help="time per measurement (three measurements)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args(argv)
+    cli = parser(__doc__, "codec")
+    cli.add_argument("--seconds", type=float, default=4.0,
+                     help="time per measurement (three measurements)")
+    args = cli.parse_args(argv)
     report = run(args.seconds)
     print_table(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {args.output}")
+    write_results(args.output, report, before="\n")
     return 0
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import importlib.util
 import json
 import os
-import platform
 import shlex
 import signal
 import statistics
@@ -32,29 +30,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-import can  # noqa: E402
-import cantools  # noqa: E402
+import can
 
-from dbc.codec import FrameCodec, FrameEncoder  # noqa: E402
-from dbc.errors import FrameError  # noqa: E402
-from dbc.frames import Command, CommandAck, Frame, Status  # noqa: E402
-from dbc.link import BusSettings, CanLink  # noqa: E402
-from dbc.vocabulary import (  # noqa: E402
-    AlarmCondition,
-    CommandCode,
-    DeliveryMode,
-    ModuleKind,
-    PumpState,
-)
-from pumps.module import SimulatedModule  # noqa: E402
-from pumps.rack import PumpRack  # noqa: E402
-from tests.buslab import remote_hub  # noqa: E402
+from bench.harness import REPO, RESULTS, environment, parser, read_results, write_results
+from dbc.codec import FrameCodec
+from dbc.errors import FrameError
+from dbc.frames import Command, CommandAck, Frame
+from dbc.link import BusSettings, CanLink
+from dbc.vocabulary import CommandCode, ModuleKind
+from pumps.module import SimulatedModule
+from pumps.rack import PumpRack
+from tests.bus.frame_samples import status_stream
+from tests.buslab import remote_hub
 
-DEFAULT_OUTPUT = REPO / "bench" / "results" / "transport.json"
 VCAN_RUNNER = REPO / "scripts" / "vcan" / "run.py"
 TRANSPORTS = ("virtual", "remote", "socketcan")
 NODE = 1
@@ -112,16 +102,6 @@ async def round_trips(settings: BusSettings, codec: FrameCodec, count: int) -> d
 
 
 # -- receive throughput -------------------------------------------------------------------------
-def status_stream(codec: FrameCodec, count: int) -> list[can.Message]:
-    """``count`` Status frames of 12 nodes; consecutive alive counters per identifier."""
-    encoder = FrameEncoder(codec)
-    block = [encoder.encode(Status(node=n, state=PumpState.INFUSING, mode=DeliveryMode.PRIMARY,
-                                   rate_ml_h=10.0 * n + 0.5, pressure_mmhg=100 + n,
-                                   alarms=AlarmCondition(0)))
-             for _ in range(16) for n in range(1, 13)]
-    return [block[i % len(block)] for i in range(count)]
-
-
 class RxCounter:
     def __init__(self) -> None:
         self.accepted = self.rejected = 0
@@ -264,7 +244,7 @@ def measure_socketcan(quick: bool) -> dict[str, Any]:
         where = runner.where()
     except runner.VcanUnavailable as exc:
         return {"not_measured": f"no vcan: {exc}"}
-    fragment = REPO / "bench" / "results" / f"transport-vcan-{os.getpid()}.tmp"
+    fragment = RESULTS / f"transport-vcan-{os.getpid()}.tmp"
     command = shlex.join([sys.executable, "bench/transport.py", "--inside-vcan", str(fragment),
                           *(["--quick"] if quick else [])])
     try:
@@ -285,7 +265,7 @@ def print_table(report: dict[str, Any]) -> None:
     results = report["transports"]
     names = [t for t in TRANSPORTS if t in results]
     print(f"transports, Python {report['python']}, python-can {report['python_can']}, "
-          f"{report['cpus']} CPUs{' (quick)' if report['quick'] else ''}")
+          f"{report['cpu_count']} CPUs{' (quick)' if report['quick'] else ''}")
     print(f"{'':30}" + "".join(f"{n:>16}" for n in names))
     rows: list[tuple[str, str, str, str]] = [
         ("round trip p50 (ms)", "round_trip", "p50_ms", "{:.3f}"),
@@ -327,17 +307,16 @@ async def measure(only: list[str], quick: bool) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="500 commands, 5,000 frames")
-    parser.add_argument("--only", action="append", choices=TRANSPORTS,
-                        help="measure only this transport (repeatable); the others keep their "
-                             "figures in the results file")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--sender", nargs=3, metavar=("INTERFACE", "CHANNEL", "COUNT"),
-                        help=argparse.SUPPRESS)  # internal: the blasting process
-    parser.add_argument("--inside-vcan", type=Path, metavar="FRAGMENT",
-                        help=argparse.SUPPRESS)  # internal: where vcan0 is up
-    args = parser.parse_args(argv)
+    cli = parser(__doc__, "transport")
+    cli.add_argument("--quick", action="store_true", help="500 commands, 5,000 frames")
+    cli.add_argument("--only", action="append", choices=TRANSPORTS,
+                     help="measure only this transport (repeatable); the others keep their "
+                          "figures in the results file")
+    cli.add_argument("--sender", nargs=3, metavar=("INTERFACE", "CHANNEL", "COUNT"),
+                     help=argparse.SUPPRESS)  # internal: the blasting process
+    cli.add_argument("--inside-vcan", type=Path, metavar="FRAGMENT",
+                     help=argparse.SUPPRESS)  # internal: where vcan0 is up
+    args = cli.parse_args(argv)
     if args.sender:
         interface, channel, count = args.sender
         stream = status_stream(FrameCodec(), int(count))
@@ -354,20 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     only = args.only or list(TRANSPORTS)
-    previous: dict[str, Any] = {}
-    if args.output.is_file() and args.only:
-        previous = json.loads(args.output.read_text()).get("transports", {})
+    previous = read_results(args.output).get("transports", {}) if args.only else {}
     report = {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "python_can": can.__version__,
-        "cantools": cantools.__version__, "platform": platform.platform(),
-        "cpus": os.cpu_count(), "quick": args.quick,
+        **environment("python-can", "cantools"), "quick": args.quick,
         "transports": previous | asyncio.run(measure(only, args.quick)),
     }
     print_table(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {args.output}")
+    write_results(args.output, report, before="\n")
     return 0
 
 

@@ -1,11 +1,18 @@
-"""Sample frames of every type, page kind and several nodes, shared by the bus tests.
+"""Sample frames: every type, page kind and several nodes; a busy bus's mix; a Status stream.
 
-Every value lies on its signal's scaling grid and inside its DBC range, so an encode/decode
-round trip returns an equal model. Keep it plain data: other test packages import it.
+The one source of sample frames for the tests and the benchmarks (``bench/codec.py``,
+``bench/transport.py`` import it, as they import ``tests.buslab``). Every value lies on its
+signal's scaling grid and inside its DBC range, so an encode/decode round trip returns an equal
+model. Keep it free of pytest: the benchmarks run without it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
+import can
+
+from dbc.codec import FrameCodec, FrameEncoder
 from dbc.frames import (
     AlarmEvent,
     BolusPage,
@@ -43,6 +50,8 @@ from dbc.vocabulary import (
 
 NODES: tuple[int, ...] = (1, 2, 7, 16, 31)
 """Slots the samples use: both ends of the range and a few in between."""
+
+ALIVE_PERIOD = 16  # the E2E alive counter's period: a list of 16 rounds replays seamlessly
 
 
 def sample_pages() -> list[Page]:
@@ -128,3 +137,50 @@ def sample_frames() -> list[Frame]:
         frames += _per_node(node)
         frames += _program_frames(node)
     return frames
+
+
+def one_page_of_each_kind() -> list[Page]:
+    """Primary, settings, bolus and secondary, once each (the first of each in sample_pages)."""
+    pages: list[Page] = []
+    for page in sample_pages():
+        if not any(type(p) is type(page) for p in pages):
+            pages.append(page)
+    return pages
+
+
+def busy_bus_mix(nodes: Iterable[int]) -> list[Frame]:
+    """What a busy bus carries: per node a Status, Delivery, Progress, Heartbeat and Alarm
+    frame and a Program page, the page kinds rotating over the nodes."""
+    pages = one_page_of_each_kind()
+    mix: list[Frame] = []
+    for n in nodes:
+        mix += [
+            Status(node=n, state=PumpState.INFUSING, mode=DeliveryMode.PRIMARY,
+                   rate_ml_h=10.0 * n + 0.5, pressure_mmhg=100 + n,
+                   alarms=AlarmCondition.ON_BATTERY),
+            Delivery(node=n, volume_infused_ml=12.345 * n, module_time_s=3600.25 + n),
+            Progress(node=n, program_id=n, volume_remaining_ml=487.4, time_remaining_min=233),
+            ModuleHeartbeat(node=n, state=ModuleState.OPERATIONAL, kind=ModuleKind.VOLUMETRIC,
+                            fw_major=1, fw_minor=2, fw_patch=3, serial=1000 + n),
+            AlarmEvent(node=n, condition=AlarmCondition.AIR_IN_LINE, raised=True,
+                       alarms=AlarmCondition.AIR_IN_LINE),
+            Program(node=n, seq=n, program_id=n, page=pages[n % len(pages)]),
+        ]
+    return mix
+
+
+def infusing_status(node: int) -> Status:
+    """An infusing module's Status, its rate and pressure its own (10.5 mL/h for node 1)."""
+    return Status(node=node, state=PumpState.INFUSING, mode=DeliveryMode.PRIMARY,
+                  rate_ml_h=10.0 * node + 0.5, pressure_mmhg=100 + node,
+                  alarms=AlarmCondition(0))
+
+
+def status_stream(codec: FrameCodec, count: int,
+                  nodes: Sequence[int] = range(1, 13)) -> list[can.Message]:
+    """``count`` encoded Status frames of ``nodes`` in turn, every one accepted by a decoder:
+    alive counters run on consecutively per identifier, also when the list is sent again from
+    its start (it cycles over one counter period; the messages repeat, shared)."""
+    encoder = FrameEncoder(codec)
+    block = [encoder.encode(infusing_status(n)) for _ in range(ALIVE_PERIOD) for n in nodes]
+    return [block[i % len(block)] for i in range(count)]

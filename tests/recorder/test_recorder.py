@@ -15,14 +15,13 @@ import can
 import pytest
 
 from dbc import recorder
-from dbc.codec import FrameEncoder
-from dbc.frames import Status
 from dbc.link import BusSettings
 from dbc.recorder import BusRecorder, read_log
-from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, PumpState
+from dbc.vocabulary import ModuleKind
 from icu_ws import record as recorder_cli
 from pumps.module import Fault, SimulatedModule
 from pumps.rack import PumpRack
+from tests.bus import frame_samples
 from tests.buslab import codec, remote_hub
 from workstation.config import demo_config
 from workstation.demo import demo_workstation
@@ -47,11 +46,7 @@ def frames(path: Path) -> list[can.Message]:
 
 def status_stream(count: int) -> list[can.Message]:
     """Pre-encoded Status frames of 4 nodes with consecutive alive counters."""
-    encoder = FrameEncoder(codec())
-    return [encoder.encode(Status(node=i % 4 + 1, state=PumpState.INFUSING,
-                                  mode=DeliveryMode.PRIMARY, rate_ml_h=12.5, pressure_mmhg=90,
-                                  alarms=AlarmCondition(0)))
-            for i in range(count)]
+    return frame_samples.status_stream(codec(), count, nodes=range(1, 5))
 
 
 async def wait_until(condition: object, timeout: float = 5.0) -> None:
