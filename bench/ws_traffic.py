@@ -31,12 +31,12 @@ from dbc.vocabulary import (
     DeliveryMode,
     EndAction,
     ModuleKind,
-    ModuleState,
     ProgramStore,
     PumpState,
     SyringeSize,
 )
 from pumps.rack import FAST_PERIOD_S
+from tests.bus import frame_samples
 from workstation.config import WorkstationConfig
 
 RX_START_S = 600.0  # module time of the first frame: the infusions run for 10 min already
@@ -67,8 +67,7 @@ def rx_channels(config: WorkstationConfig) -> list[SimChannel]:
 
 def heartbeat(ch: SimChannel) -> ModuleHeartbeat:
     """The module's heartbeat: operational, its kind, a serial of its own."""
-    return ModuleHeartbeat(node=ch.node, state=ModuleState.OPERATIONAL, kind=ch.kind,
-                           fw_major=1, fw_minor=0, fw_patch=0, serial=100_000 + ch.node)
+    return frame_samples.heartbeat(ch.node, kind=ch.kind)
 
 
 def rx_warmup(chans: list[SimChannel]) -> list[Frame]:

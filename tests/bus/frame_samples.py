@@ -169,6 +169,17 @@ def busy_bus_mix(nodes: Iterable[int]) -> list[Frame]:
     return mix
 
 
+def heartbeat(node: int, *, kind: ModuleKind = ModuleKind.VOLUMETRIC,
+              state: ModuleState = ModuleState.OPERATIONAL, serial: int | None = None,
+              boot_count: int = 0, firmware: tuple[int, int, int] = (1, 0, 0)
+              ) -> ModuleHeartbeat:
+    """A module's heartbeat; its serial is 100000 + node unless given."""
+    major, minor, patch = firmware
+    return ModuleHeartbeat(node=node, state=state, kind=kind, fw_major=major, fw_minor=minor,
+                           fw_patch=patch, serial=100_000 + node if serial is None else serial,
+                           boot_count=boot_count)
+
+
 def infusing_status(node: int) -> Status:
     """An infusing module's Status, its rate and pressure its own (10.5 mL/h for node 1)."""
     return Status(node=node, state=PumpState.INFUSING, mode=DeliveryMode.PRIMARY,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dbc.frames import ModuleHeartbeat
 from dbc.registry import ModuleChange, ModuleRegistry
 from dbc.vocabulary import ModuleKind, ModuleState
+from tests.bus.frame_samples import heartbeat
 
 
 def beat(node: int = 3, *, state: ModuleState = ModuleState.OPERATIONAL,
          kind: ModuleKind = ModuleKind.SYRINGE, serial: int = 1234) -> ModuleHeartbeat:
-    return ModuleHeartbeat(node=node, state=state, kind=kind, fw_major=1, fw_minor=2,
-                           fw_patch=3, serial=serial)
+    return heartbeat(node, kind=kind, state=state, serial=serial, firmware=(1, 2, 3))
 
 
 def changes(events: list) -> list[ModuleChange]:  # type: ignore[type-arg]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dbc.frames import ModuleHeartbeat, Status
 from dbc.registry import ModuleChange, ModuleEvent, ModuleRegistry
-from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, ModuleState, PumpState
+from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleState, PumpState
+from tests.bus.frame_samples import heartbeat
 
 BUS, NODE = "can0", 1
 
 
 def beat(count: int, state: ModuleState = ModuleState.OPERATIONAL) -> ModuleHeartbeat:
-    return ModuleHeartbeat(node=NODE, state=state, kind=ModuleKind.VOLUMETRIC, fw_major=1,
-                           fw_minor=0, fw_patch=0, serial=100_001, boot_count=count)
+    return heartbeat(NODE, state=state, boot_count=count)
 
 
 def status(count: int, state: PumpState = PumpState.INFUSING) -> Status:

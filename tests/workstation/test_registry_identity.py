@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dbc.frames import ModuleHeartbeat, Status
 from dbc.registry import ModuleChange, ModuleEvent, ModuleRegistry
-from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleKind, ModuleState, PumpState
+from dbc.vocabulary import AlarmCondition, DeliveryMode, ModuleState, PumpState
+from tests.bus.frame_samples import heartbeat
 
 BUS = "icu"
 
 
 def beat(count: int, serial: int = 100_001,
          state: ModuleState = ModuleState.OPERATIONAL) -> ModuleHeartbeat:
-    return ModuleHeartbeat(node=1, state=state, kind=ModuleKind.VOLUMETRIC, fw_major=1,
-                           fw_minor=0, fw_patch=0, serial=serial, boot_count=count)
+    return heartbeat(1, state=state, serial=serial, boot_count=count)
 
 
 def status(count: int) -> Status:
