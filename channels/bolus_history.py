@@ -19,6 +19,8 @@ from channels.druglib import Drug, fmt
 from channels.events import LogRow
 from channels.limits import LimitCheck, Verdict
 
+__all__ = ["BolusHistory", "from_log", "wait_text"]
+
 WINDOW_S = 3600.0  # the library's per-hour limits are over a rolling hour
 
 

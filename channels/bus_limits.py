@@ -15,6 +15,8 @@ from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan, PlanKind
 from dbc.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
 
+__all__ = ["check_page", "check_plan", "plan_pages"]
+
 _LABELS = {"rate_ml_h": "Rate", "vtbi_ml": "VTBI", "kvo_rate_ml_h": "KVO",
            "occlusion_limit_mmhg": "Occlusion limit", "air_limit_ul": "Air limit",
            "volume_ml": "Bolus volume", "end_action": "End action", "callback": "Callback"}

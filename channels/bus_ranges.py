@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from dbc.database import load_database, split_name
 from dbc.frames import BolusPage, Page, PrimaryPage, SecondaryPage, SettingsPage
 
+__all__ = ["PROGRAM_MESSAGE", "FieldRange", "field_range"]
+
 PROGRAM_MESSAGE = "Program"  # the DBC message that carries every program page
 
 

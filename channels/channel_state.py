@@ -22,6 +22,8 @@ from channels.supervision import DeliverySupervisor
 from dbc.frames import Command, Program
 from dbc.vocabulary import PumpState
 
+__all__ = ["RUNNING", "ChannelError", "ChannelState"]
+
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 
 

@@ -13,6 +13,8 @@ from enum import Enum
 from dbc.frames import Command, CommandAck, Program
 from dbc.vocabulary import CommandCode
 
+__all__ = ["CommandTracker", "Completion", "InFlight", "Outcome", "Request", "subject_of"]
+
 Request = Command | Program
 
 

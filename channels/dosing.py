@@ -14,6 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from channels.druglib import AmountUnit, BolusUnit, Concentration, DoseUnit
 from dbc.errors import InfusionError
 
+__all__ = ["DoseError", "bolus_volume_ml", "dose_from_rate", "rate_ml_h", "round_rate"]
+
 RATE_STEP_ML_H = 0.1  # pump resolution (Alaris 0.1-1200 mL/h, shared/notes/domain.md)
 
 

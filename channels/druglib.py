@@ -22,6 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from channels import library_rules
 from dbc.errors import ConfigError
 
+__all__ = [
+    "DEFAULT_LIBRARY_PATH", "AmountUnit", "BolusLimits", "BolusUnit", "CareArea", "Concentration",
+    "Container", "DoseLimits", "DoseUnit", "Drug", "DrugLibrary", "field_path", "fmt",
+    "load_drug_library",
+]
+
 # The shipped library is package data of ``configs`` (a data-only package: importing it runs
 # nothing), found the same way in a checkout and in an installed wheel.
 DEFAULT_LIBRARY_PATH = Path(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+__all__ = ["ConfirmedPairs"]
+
 Pair = tuple[frozenset[str], str]  # the two channel letters, the drug id
 
 

@@ -9,6 +9,8 @@ from channels.conditions import Condition, condition_name
 from channels.events import Event, EventKind
 from dbc.frames import Frame
 
+__all__ = ["AlarmRaise", "Effects"]
+
 
 @dataclass(frozen=True)
 class AlarmRaise:

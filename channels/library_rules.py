@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # druglib imports this module: types only, no runtime cycle
     from channels.druglib import CareArea, Drug, DrugLibrary
 
+__all__ = ["problems", "search"]
+
 TENFOLD_RATIO = 2.0  # hard_max <= 2 x soft_max: 10 x (soft_max / 5) is above hard_max
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -20,6 +20,11 @@ from channels.dosing import round_rate
 from channels.druglib import CareArea, Drug, fmt
 from dbc.frames import PrimaryPage, SettingsPage
 
+__all__ = [
+    "LimitCheck", "Verdict", "check_bolus", "check_dose", "check_kvo", "check_rate", "check_vtbi",
+    "check_weight", "worst",
+]
+
 # The module's ranges are what the bus carries (the DBC's signals, as the Alaris module range in
 # shared/notes/domain.md): read from the DBC, never re-typed here (H13).
 PUMP_MIN_RATE_ML_H = field_range(PrimaryPage, "rate_ml_h").minimum  # 0.1

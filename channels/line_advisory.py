@@ -15,6 +15,8 @@ import re
 from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan
 
+__all__ = ["line_checks", "needs_central_line"]
+
 CENTRAL_NOTE = re.compile(r"central (?:venous |line|lumen|access)", re.IGNORECASE)
 # "<amount> <unit>/<volume> mL via central line only": the note is about that container.
 FOR_CONCENTRATION = re.compile(

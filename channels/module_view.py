@@ -10,6 +10,8 @@ from dbc.frames import Delivery, Power, Progress, Status, SyringeInfo
 from dbc.registry import ModuleInfo
 from dbc.vocabulary import AlarmCondition, PumpState
 
+__all__ = ["ModuleView"]
+
 PRESSURE_TREND_LENGTH = 16
 
 

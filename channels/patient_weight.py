@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from channels.druglib import fmt
 
+__all__ = ["PatientWeight"]
+
 
 @dataclass(frozen=True)
 class PatientWeight:

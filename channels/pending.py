@@ -8,6 +8,8 @@ from channels.plan import Plan, PlanKind
 from dbc.frames import Page, Readback
 from dbc.vocabulary import CommandCode, ProgramPage, ProgramStore
 
+__all__ = ["PendingProgram"]
+
 
 @dataclass
 class PendingProgram:

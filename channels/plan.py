@@ -15,6 +15,8 @@ from channels.druglib import Concentration
 from dbc.frames import BolusPage, PrimaryPage, SecondaryPage, SettingsPage
 from dbc.vocabulary import EndAction
 
+__all__ = ["Plan", "PlanKind", "plan_from_pages"]
+
 
 class PlanKind(StrEnum):
     PRIMARY = "primary"

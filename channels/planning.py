@@ -22,6 +22,11 @@ from channels.limits import LimitCheck, Verdict
 from channels.plan import Plan, PlanKind
 from dbc.vocabulary import EndAction
 
+__all__ = [
+    "BolusOrder", "InfusionOrder", "PlanCheck", "check_bolus_order", "check_order",
+    "check_titration", "container_checks", "library_concentration", "weight_check",
+]
+
 
 class InfusionOrder(BaseModel):
     """What the nurse asks for: a dose (in the drug's unit) or a rate, never both."""

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+__all__ = ["RATE_DOUBTS", "RATE_HISTORY", "ReportPlausibility"]
+
 RATE_HISTORY = 3  # agreeing statuses before a contradiction is doubted
 RATE_AGREE = 0.10  # relative: a status agrees with the program within 10 %
 RATE_FAR = 0.50  # relative: doubted only beyond 50 % off the program ...

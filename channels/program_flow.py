@@ -17,6 +17,8 @@ from channels.reconcile import Adoption
 from dbc.frames import Command, CommandAck, Program, Readback
 from dbc.vocabulary import CommandCode, ProgramStore
 
+__all__ = ["ProgramFlow"]
+
 QUIET_REJECTIONS = (CommandCode.REQUEST_READBACK, CommandCode.NOP)  # no program is not an alarm
 STARTS = (CommandCode.START, CommandCode.SECONDARY_START, CommandCode.BOLUS_START)
 

@@ -18,6 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+__all__ = [
+    "NURSE_TRIGGERS", "TABLE", "Refusal", "Step", "Trigger", "Workflow", "mermaid", "rows",
+    "transition",
+]
+
 
 class Step(Enum):
     NONE = "none"  # nothing programmed (or cleared)

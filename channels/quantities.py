@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+__all__ = ["dose", "dose_number", "minutes", "rate", "tenths", "volume"]
+
 
 def _plain(value: Decimal) -> str:
     text = format(value, "f")

@@ -17,6 +17,8 @@ from channels.plan import Plan, PlanKind, plan_from_pages
 from dbc.frames import Page, PrimaryPage, Readback, SettingsPage, Status
 from dbc.vocabulary import DeliveryMode, ProgramPage, PumpState
 
+__all__ = ["Adoption", "Reconciler", "secondary_ended", "side_running"]
+
 READBACK_RETRY_S = 2.0  # ask again if the active read-back did not come (lost frames)
 KNOWN_PLANS = 32  # program ids remembered for adoption (ids wrap at 255)
 RATE_MATCH_ML_H = 0.15

@@ -19,6 +19,8 @@ from channels.supervision import DeliveryVerdict
 from dbc.frames import Command, Delivery, Progress, Status
 from dbc.vocabulary import CommandCode, DeliveryMode, ProgramStore, PumpState
 
+__all__ = ["StatusChecks"]
+
 
 class StatusChecks(ChannelState):
     plausibility: ReportPlausibility  # set by ChannelController.__init__

@@ -17,6 +17,8 @@ from channels.conditions import ChannelCondition
 from dbc.frames import Status
 from dbc.vocabulary import STOPPING_CONDITIONS, AlarmCondition, CommandCode, PumpState
 
+__all__ = ["Finding", "StopJudge"]
+
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 # A command explains what the module does this long after it was sent: every retry of its
 # acknowledgement (4 x 0.5 s by default) plus a status period or two.

@@ -24,6 +24,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
+__all__ = ["DeliverySupervisor", "DeliveryVerdict"]
+
 
 class DeliveryVerdict(Enum):
     UNKNOWN = "unknown"  # not enough history, or too little expected volume to judge

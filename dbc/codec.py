@@ -34,6 +34,8 @@ from dbc.errors import (
 from dbc.frames import FRAME_TYPES, Frame, ModuleHeartbeat, WsHeartbeat
 from dbc.vocabulary import ModuleState, WorkstationState
 
+__all__ = ["FrameCodec", "FrameDecoder", "FrameEncoder", "FrameSpec", "RxStats"]
+
 FRAME_LENGTH = 8
 E2E_SIGNALS = ("Crc", "Counter")
 

@@ -12,6 +12,8 @@ from cantools.database.can import Database
 
 from dbc.errors import DbcError
 
+__all__ = ["dbc_path", "load_database", "split_name"]
+
 # Package data, found the same way in a checkout and in an installed wheel.
 DEFAULT_DBC = Path(str(importlib.resources.files("dbc") / "infusion.dbc"))
 NODE_MASK = 0x7F  # identifier = function code (multiple of 0x80) + node id

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+__all__ = ["ACCEPTED", "CounterCheck", "CounterVerdict", "crc8", "data_id", "protect"]
+
 
 def _table() -> tuple[int, ...]:
     table = []

@@ -6,6 +6,11 @@ they never escape it and never stop reception.
 
 from __future__ import annotations
 
+__all__ = [
+    "BusError", "ConfigError", "CounterError", "CrcError", "DbcError", "EncodeError",
+    "ForeignFrameError", "FrameError", "FrameLengthError", "InfusionError", "SignalRangeError",
+]
+
 
 class InfusionError(Exception):
     """Base of every error this project raises on purpose."""

@@ -27,6 +27,13 @@ from dbc.vocabulary import (
     WorkstationState,
 )
 
+__all__ = [
+    "FRAME_TYPES", "PAGE_TYPES", "TIME_REMAINING_UNKNOWN", "AlarmEvent", "BolusPage", "Command",
+    "CommandAck", "Delivery", "Frame", "ModuleHeartbeat", "Page", "Power", "PrimaryPage",
+    "Program", "Progress", "Readback", "SecondaryPage", "SettingsPage", "Status", "SyringeInfo",
+    "WsHeartbeat", "page_from_signals", "page_to_signals",
+]
+
 Node = int  # 1..31 for modules (the slot), 0 for the workstation
 
 

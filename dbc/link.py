@@ -20,6 +20,8 @@ from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder, RxStats
 from dbc.errors import BusError, EncodeError, FrameError
 from dbc.frames import Frame
 
+__all__ = ["BusSettings", "CanLink", "LinkStats", "TxStats", "matches", "open_bus"]
+
 log = logging.getLogger(__name__)
 
 FrameHandler = Callable[[Frame], None]

@@ -32,6 +32,11 @@ from dbc.codec import FrameCodec, FrameDecoder
 from dbc.errors import BusError, FrameError, InfusionError
 from dbc.link import BusSettings, open_bus
 
+__all__ = [
+    "BusRecorder", "RecordingError", "bus_file", "check_format", "decode_lines", "read_log",
+    "record_buses", "replay",
+]
+
 log = logging.getLogger(__name__)
 
 FORMATS = (".blf", ".asc", ".log", ".csv")

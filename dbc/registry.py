@@ -18,6 +18,8 @@ from enum import Enum
 from dbc.frames import ModuleHeartbeat, Status
 from dbc.vocabulary import ModuleKind, ModuleState
 
+__all__ = ["ModuleChange", "ModuleEvent", "ModuleInfo", "ModuleRegistry"]
+
 
 class ModuleChange(Enum):
     APPEARED = "appeared"

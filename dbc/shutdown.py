@@ -7,6 +7,8 @@ import contextlib
 import signal
 from collections.abc import Iterable
 
+__all__ = ["cancel_and_wait", "stop_on_signals"]
+
 
 def stop_on_signals() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM, so a command can stop cleanly instead of dying."""

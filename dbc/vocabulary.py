@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+__all__ = [
+    "ALARM_BITS_WIDTH", "STOPPING_CONDITIONS", "AckResult", "AlarmCondition", "CommandCode",
+    "DeliveryMode", "EndAction", "ModuleKind", "ModuleState", "ProgramPage", "ProgramStore",
+    "PumpState", "RejectReason", "SyringeSize", "WorkstationState",
+]
+
 
 class ModuleKind(IntEnum):
     VOLUMETRIC = 0

@@ -40,6 +40,8 @@ from pumps.mechanism import Mechanism
 from pumps.power import DEPLETED_MIN, Battery
 from pumps.state_table import COMMANDS, Goto, Refusal, Transition, decide
 
+__all__ = ["AIR", "RUNNING", "CommandExecutor", "Identity", "Rejected", "Reply"]
+
 RUNNING = (PumpState.INFUSING, PumpState.KVO)
 MOTOR_STARTING = (CommandCode.START, CommandCode.BOLUS_START, CommandCode.SECONDARY_START)
 AIR = AlarmCondition.AIR_IN_LINE | AlarmCondition.AIR_ACCUMULATED

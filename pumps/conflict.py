@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+__all__ = ["ConflictWatch"]
+
 CONFLICT_HOLD_S = 3.0  # three heartbeat periods of a duplicate node without a frame
 
 

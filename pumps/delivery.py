@@ -14,6 +14,8 @@ from dbc.vocabulary import (
     RejectReason,
 )
 
+__all__ = ["Delivered", "ProgramSlot"]
+
 REQUIRED_PAGES = (ProgramPage.PRIMARY, ProgramPage.SETTINGS)
 
 

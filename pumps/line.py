@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+__all__ = ["HOLD_MARGIN_S", "LINE_RESISTANCE", "VENOUS_MMHG", "DownstreamLine"]
+
 VENOUS_MMHG = 10.0
 # mmHg·s/mL, set + extension + 22 G cannula. A 22 G cannula is rated ~35 mL/min of water at
 # 1 m head (ISO 10555-5 gravity flow): 74 mmHg / 0.58 mL/s = ~125; the set, extension,

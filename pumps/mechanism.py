@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from dbc.vocabulary import AlarmCondition, ModuleKind
 from pumps.line import DownstreamLine
 
+__all__ = ["Mechanism"]
+
 
 class Mechanism(ABC):
     """Common interface of the volumetric and syringe models."""

@@ -14,6 +14,8 @@ from pumps.power import Battery
 from pumps.syringe import SyringeMechanism
 from pumps.volumetric import VolumetricMechanism
 
+__all__ = ["Fault", "SimulatedModule"]
+
 
 class Fault(Enum):
     """Faults by name, for text interfaces (``icu-ws pump`` stdin, the demo's simulator panel).

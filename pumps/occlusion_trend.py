@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["PressureTrend", "TrendRule"]
+
 SEGMENT_S = 30.0  # averaging segment: ~30 force samples at the 1 s mechanism sub-step
 SEGMENTS = 4  # a run of 4 rising segments: the rise lasted at least 2 min
 SLOPE_MMHG_MIN = 1.5  # an occluded 50 mL syringe at 0.5 mL/h rises 2.8 mmHg/min

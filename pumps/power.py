@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dbc.vocabulary import AlarmCondition
 
+__all__ = ["DEPLETED_MIN", "Battery"]
+
 IDLE_HOURS = 16.0  # full battery, electronics only
 RUNNING_HOURS = 8.0  # full battery with the motor running (B. Braun / Alaris class figures)
 CHARGE_HOURS = 5.0  # empty to full on mains

@@ -21,6 +21,8 @@ from dbc.link import BusSettings, CanLink
 from dbc.shutdown import cancel_and_wait
 from pumps.module import SimulatedModule
 
+__all__ = ["FAST_PERIOD_S", "PumpRack", "own_ids", "rack_filters"]
+
 log = logging.getLogger(__name__)
 
 FAST_PERIOD_S = 0.25  # Status, Delivery, Progress (DBC GenMsgCycleTime 250)

@@ -21,6 +21,11 @@ from itertools import product
 
 from dbc.vocabulary import CommandCode, DeliveryMode, PumpState, RejectReason
 
+__all__ = [
+    "COMMANDS", "COMMIT", "TABLE", "Goto", "Refusal", "Transition", "decide", "mermaid", "outcome",
+    "rows",
+]
+
 
 class Goto(Enum):
     SAME = "same"  # state and mode unchanged

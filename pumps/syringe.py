@@ -17,6 +17,8 @@ from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
 from pumps.occlusion_trend import PressureTrend
 
+__all__ = ["SyringeMechanism", "residual_ml"]
+
 # Inner barrel diameters (mm), BD Plastipak-like; nominal capacity in mL is the enum value.
 BARREL_ID_MM: dict[SyringeSize, float] = {
     SyringeSize.ML_5: 12.06,

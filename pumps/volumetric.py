@@ -15,6 +15,8 @@ from dbc.vocabulary import AlarmCondition, ModuleKind
 from pumps.line import DownstreamLine
 from pumps.mechanism import Mechanism
 
+__all__ = ["STROKE_ML", "VolumetricMechanism"]
+
 STROKE_ML = 0.0625
 STEPS_PER_STROKE = 16  # micro-steps: a 1 mL/h stroke is 16 small pulses, not one every 225 s
 STEP_ML = STROKE_ML / STEPS_PER_STROKE
