@@ -13,4 +13,11 @@ are mirror images across this contract; it imports nothing else of ours. Modules
 - ``recorder``: bus recordings (ASC/BLF/...) and their replay
 - ``errors``: the exception tree
 - ``shutdown``: ending commands and background tasks cleanly
+
+``build_dbc`` (a developer tool) writes ``infusion.dbc``. Nothing is imported here.
 """
+
+__all__ = [
+    "codec", "database", "e2e", "errors", "frames", "link", "recorder", "registry", "shutdown",
+    "vocabulary",
+]
