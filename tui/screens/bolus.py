@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Input, Label, Static
+from textual.widgets import Static
 
 from channels import quantities
 from channels.druglib import BolusLimits, fmt
 from channels.plan import Plan
 from channels.planning import BolusOrder, PlanCheck
 from tui.screens import form_parts as fp
-from tui.screens.form_parts import Confirmations, FormScreen, form_row, num
-from tui.widgets.inputs import SpaceSafeInput
+from tui.screens.form_parts import num
+from tui.screens.running_form import RunningInfusionForm
 from workstation.api import Workstation
 
 
@@ -39,13 +38,11 @@ def limits_text(bolus: BolusLimits, weight_kg: float | None) -> str:
             f"{fp.rate_text(bolus.rate_ml_h)}{interval}{per_hour}")
 
 
-class BolusScreen(FormScreen):
-    AUTO_FOCUS = "#dose, #cancel"
+class BolusScreen(RunningInfusionForm):
+    WHAT, TITLE, ACTION = "bolus", "Bolus on channel", "Give bolus (Enter)"
 
     def __init__(self, ws: Workstation, letter: str, *, user: str) -> None:
-        super().__init__()
-        self.ws, self.letter, self.user = ws, letter, user
-        self.running, self.drug, self.why_not = fp.running_infusion(ws, letter, "bolus")
+        super().__init__(ws, letter, user=user)
         if self.drug is not None and self.drug.bolus is None:
             self.why_not = f"No bolus is set up for {self.drug.name} in the " \
                            f"{ws.care_area.name} drug library: no bolus from the pump."
@@ -56,42 +53,22 @@ class BolusScreen(FormScreen):
         bolus = self.drug.bolus if self.drug else None
         return str(bolus.dose_unit) if bolus else "mL"
 
-    def compose(self) -> ComposeResult:
-        snap = self.ws.channel(self.letter)
-        running, drug = self.running, self.drug
-        with Vertical(classes="form-dialog"):
-            yield Label(f"Bolus on channel {self.letter} · {snap.label}", classes="dialog-title")
-            if running is None or drug is None or drug.bolus is None:
-                yield from self.close_only(self.why_not)
-                return
-            with VerticalScroll(classes="form-body"):
-                alert = "   ⚠ HIGH-ALERT DRUG" if running.high_alert else ""
-                yield Static(f"{running.drug_name}{alert}", classes="review-drug")
-                yield Static(f"{running.concentration}, running at "
-                             f"{fp.rate_and_dose(running)}")
-                yield Static(limits_text(drug.bolus, running.weight_kg), id="limits",
-                             classes="form-notice")
-                # A dose in the bolus unit; for an mL unit that is a volume, still checked
-                # against the maximum (a volume order would skip it, see check_bolus_order).
-                label = "Bolus volume" if self.unit == "mL" else "Bolus dose"
-                yield form_row(label, SpaceSafeInput(restrict=fp.NUMBER, max_length=8, id="dose",
-                                            compact=True), self.unit, row_id="row-dose")
-                yield Static("", id="result", classes="form-result")
-                yield Confirmations()
-                yield Static("", id="checks", classes="form-checks")
-            yield from self.footer("Give bolus (Enter)")
+    @property
+    def field_label(self) -> str:
+        # A dose in the bolus unit; for an mL unit that is a volume, still checked against
+        # the maximum (a volume order would skip it, see check_bolus_order).
+        return "Bolus volume" if self.unit == "mL" else "Bolus dose"
 
-    def on_mount(self) -> None:
-        if self.query("#dose"):
-            self.refresh_check()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.refresh_check()
+    def about(self, running: Plan) -> ComposeResult:
+        assert self.drug is not None and self.drug.bolus is not None  # else why_not is set
+        yield Static(f"{running.concentration}, running at {fp.rate_and_dose(running)}")
+        yield Static(limits_text(self.drug.bolus, running.weight_kg), id="limits",
+                     classes="form-notice")
 
     def evaluate(self) -> tuple[PlanCheck | None, list[str]]:
         running, drug = self.running, self.drug
         assert running is not None and drug is not None
-        value = fp.parse_number(self.query_one("#dose", Input).value)
+        value = self.typed
         self.order = None
         if value is None:
             what = "volume" if self.unit == "mL" else "dose"
@@ -120,11 +97,7 @@ class BolusScreen(FormScreen):
                                               time=fp.duration_text(plan.vtbi_ml,
                                                                     plan.rate_ml_h)))
         messages = check.problems() if check is not None and check.needs_confirmation else []
-        self.query_one(Confirmations).messages = tuple(messages)
-        self.query_one("#checks", Static).update(fp.check_lines(
-            check.checks if check else (), fp.extra_warnings(check) if check else (), hints,
-            skip=messages))
-        self.update_buttons()
+        self.show_checks(check, hints, messages)
 
     def _what(self, plan: Plan) -> str:
         bolus, weight = self.drug.bolus if self.drug else None, plan.weight_kg
@@ -136,14 +109,9 @@ class BolusScreen(FormScreen):
 
     def action_confirm(self) -> None:
         running, check, order = self.running, self.check, self.order
-        controller = self.ws.supervisor.controllers[self.letter]
         if running is None or check is None or check.plan is None or order is None:
             return
-        if controller.plan != running or not controller.infusing:
-            self.stale = True
-            self.set_error("The running program changed since this opened: close (Esc) and "
-                           "start again.")
-            self.update_buttons()
+        if self.changed_since_opened("start again"):
             return
         ws, letter, user, volume = self.ws, self.letter, self.user, check.plan.vtbi_ml
 

@@ -16,11 +16,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from dbc.frames import Power
-from dbc.link import CanLink
 from dbc.registry import ModuleInfo
 from tui.screens.event_log import BANNER_S, BLOCKED_KEYS, VIEWS_CSS, mirror_alarms
 from tui.widgets.alarm_banner import AlarmBanner
-from workstation.api import Workstation
+from workstation.api import BusDiagnostics, Workstation
+from workstation.bus_view import LinkFigures
 
 REFRESH_S = 1.0
 ERROR_KINDS = ("crc", "counter", "length", "range", "foreign")
@@ -74,17 +74,15 @@ def missing_cells(bus: str, slot: int, letter: str) -> tuple[Cell, ...]:
             Text("never seen", style="bold red"), "-", "-")
 
 
-def bus_cells(name: str, link: CanLink, rate: float | None) -> tuple[Cell, ...]:
-    s = link.stats
-    other = sum(n for kind, n in s.rx.errors.items() if kind not in ERROR_KINDS)
+def bus_cells(link: LinkFigures, rate: float | None) -> tuple[Cell, ...]:
+    other = sum(n for kind, n in link.rx_errors if kind not in ERROR_KINDS)
     is_open = Text("yes", style="green") if link.is_open else Text("NO", style="bold red")
-    where = f"{link.settings.interface}/{link.settings.channel}"
-    return (name, where, is_open, _count(s.rx.accepted),
+    return (link.bus, link.where, is_open, _count(link.rx_accepted),
             Text("-" if rate is None else f"{rate:.1f}", justify="right"),
-            _count(s.tx.frames), _count(s.tx.errors, bad=True),
-            *(_count(s.rx.errors[k], bad=True) for k in ERROR_KINDS), _count(other, bad=True),
-            _count(s.rx.resyncs), _count(s.handler_errors, bad=True),
-            _count(s.bus_failures, bad=True))
+            _count(link.tx_frames), _count(link.tx_errors, bad=True),
+            *(_count(link.rx_error(k), bad=True) for k in ERROR_KINDS), _count(other, bad=True),
+            _count(link.rx_resyncs), _count(link.handler_errors, bad=True),
+            _count(link.bus_failures, bad=True))
 
 
 def _plain(cell: object) -> str:
@@ -154,43 +152,41 @@ class DiagnosticsScreen(Screen[None]):
     def _letters(self) -> dict[tuple[str, int], str]:
         return {(c.bus, c.slot): c.letter for c in self.ws.config.channels}
 
-    def module_rows(self) -> dict[str, tuple[Cell, ...]]:
-        sup = self.ws.supervisor
-        now = sup.clock()
+    def module_rows(self, diag: BusDiagnostics) -> dict[str, tuple[Cell, ...]]:
         letters = self._letters()
-        powers = {letter: c.module.power for letter, c in sup.controllers.items()}
-        rows = {f"{bus}/{node}": module_cells(info, letters.get((bus, node), ""), now,
-                                              powers.get(letters.get((bus, node), "")))
-                for (bus, node), info in sorted(sup.registry.modules.items())}
+        rows = {}
+        for info in diag.modules:
+            letter = letters.get((info.bus, info.node), "")
+            rows[f"{info.bus}/{info.node}"] = module_cells(info, letter, diag.now,
+                                                           diag.power_of(letter))
         for (bus, slot), letter in sorted(letters.items()):
             if f"{bus}/{slot}" not in rows:
                 rows[f"{bus}/{slot}"] = missing_cells(bus, slot, letter)
         return rows
 
-    def bus_rows(self) -> dict[str, tuple[Cell, ...]]:
+    def bus_rows(self, diag: BusDiagnostics) -> dict[str, tuple[Cell, ...]]:
         now = time.monotonic()
         rows = {}
-        for name, link in self.ws.supervisor.links.items():
-            accepted = link.stats.rx.accepted
+        for link in diag.links:
+            name, accepted = link.bus, link.rx_accepted
             before = self._previous.get(name)
             if before is not None and now > before[0]:
                 self.rates[name] = (accepted - before[1]) / (now - before[0])
             self._previous[name] = (now, accepted)
-            rows[name] = bus_cells(name, link, self.rates.get(name))
+            rows[name] = bus_cells(link, self.rates.get(name))
         return rows
 
     def refresh_tables(self) -> None:
-        modules = self.module_rows()
+        diag = self.ws.bus_diagnostics()
+        modules = self.module_rows(diag)
         put_rows(self.modules, MODULE_COLUMNS, modules)
-        put_rows(self.buses, BUS_COLUMNS, self.bus_rows())
-        online = sum(1 for i in self.ws.supervisor.registry.modules.values() if i.online)
-        errors = sum(self.ws.supervisor.frame_errors.values())
+        put_rows(self.buses, BUS_COLUMNS, self.bus_rows(diag))
+        online = sum(1 for i in diag.modules if i.online)
         self.query_one("#diag-status", Static).update(
-            f"{online} of {len(modules)} modules online · {errors} bad frames received · "
-            f"refreshed every {REFRESH_S:g} s")
-        monitor = self.ws.supervisor.bus_monitor  # controller state and load, per bus
-        self.query_one("#diag-bus-health", Static).update(
-            " · ".join(f"bus {bus}: {monitor.line(bus)}" for bus in monitor.health))
+            f"{online} of {len(modules)} modules online · {diag.bad_frames} bad frames "
+            f"received · refreshed every {REFRESH_S:g} s")
+        self.query_one("#diag-bus-health", Static).update(  # controller state and load
+            " · ".join(f"bus {bus}: {line}" for bus, line in diag.health))
         telemetry = self.ws.telemetry
         self.query_one("#diag-telemetry", Static).update(
             telemetry.summary() if telemetry is not None else "telemetry off")

@@ -41,7 +41,7 @@ def mirror_alarms(banner: AlarmBanner, ws: Workstation, app: App[object]) -> Non
     top = next((a for a in ws.active_alarms() if a.id == indicator.alarm_id), None)
     phase = "high_on" if indicator.priority is not None and indicator.priority.name == "HIGH" \
         else "medium_on"
-    banner.show(indicator, top, ws.supervisor.clock(), bool(getattr(app, phase, True)))
+    banner.show(indicator, top, ws.clock(), bool(getattr(app, phase, True)))
 
 
 PRIORITY_STYLE = {"HIGH": "bold red", "MEDIUM": "bold yellow", "LOW": "cyan", "INFO": "dim"}

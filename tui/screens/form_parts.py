@@ -142,24 +142,6 @@ def drug_option(drug: Drug) -> str:
     return f"⚠ {drug.name}{also} (high alert)" if drug.high_alert else f"{drug.name}{also}"
 
 
-def running_infusion(ws: Workstation, letter: str, what: str
-                     ) -> tuple[Plan | None, Drug | None, str]:
-    """The running plan and its drug, or a message saying why there is none."""
-    controller = ws.supervisor.controllers.get(letter)
-    plan = controller.plan if controller is not None else None
-    if controller is None or plan is None or not controller.infusing:
-        return None, None, (f"Channel {letter} is not infusing ({ws.channel(letter).state}): "
-                            f"nothing to {what}. Program it (1) and start it (2) first.")
-    if plan.drug_id == "unknown":
-        return plan, None, (f"Channel {letter} runs an adopted infusion without drug "
-                            "information: program it (1) first.")
-    try:
-        return plan, ws.care_area.drug(plan.drug_id), ""
-    except KeyError:
-        return plan, None, (f"{plan.drug_name} is not in the {ws.care_area.name} drug "
-                            "library: program it (1) first.")
-
-
 def check_lines(checks: Iterable[LimitCheck], warnings: Sequence[str] = (),
                 hints: Sequence[str] = (), *, skip: Collection[str] = ()) -> Content:
     """One coloured line per check, worst first; warnings (duplicate drug, large change) are

@@ -8,9 +8,8 @@ own tick, like a soft limit: 0.15 keyed as 1.5 is exactly that.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Input, Label, Static
+from textual.widgets import Static
 
 from channels import quantities
 from channels.controller import ChannelError
@@ -18,20 +17,17 @@ from channels.druglib import fmt
 from channels.plan import Plan
 from channels.planning import PlanCheck, library_concentration
 from tui.screens import form_parts as fp
-from tui.screens.form_parts import Confirmations, FormScreen, form_row
-from tui.widgets.inputs import SpaceSafeInput
+from tui.screens.running_form import RunningInfusionForm
 from workstation.api import Workstation
 
 LARGE_CHANGE = 2.0  # new rate above 2x or below 1/2 of the current one
 
 
-class TitrateScreen(FormScreen):
-    AUTO_FOCUS = "#dose, #cancel"
+class TitrateScreen(RunningInfusionForm):
+    WHAT, TITLE, ACTION = "titrate", "Titrate channel", "Titrate (Enter)"
 
     def __init__(self, ws: Workstation, letter: str, *, user: str) -> None:
-        super().__init__()
-        self.ws, self.letter, self.user = ws, letter, user
-        self.running, self.drug, self.why_not = fp.running_infusion(ws, letter, "titrate")
+        super().__init__(ws, letter, user=user)
         # H3: by dose only in the concentration really hanging, and only while the library
         # still has it; otherwise by rate (mL/h), the dose shown from the running concentration.
         self.dose_refused = ""
@@ -61,43 +57,22 @@ class TitrateScreen(FormScreen):
     def unit(self) -> str:
         return self.running.dose_unit if self.running and self.by_dose else "mL/h"
 
-    def compose(self) -> ComposeResult:
-        snap = self.ws.channel(self.letter)
-        running = self.running
-        with Vertical(classes="form-dialog"):
-            yield Label(f"Titrate channel {self.letter} · {snap.label}", classes="dialog-title")
-            if running is None or self.why_not:
-                yield from self.close_only(self.why_not)
-                return
-            with VerticalScroll(classes="form-body"):
-                alert = "   ⚠ HIGH-ALERT DRUG" if running.high_alert else ""
-                yield Static(f"{running.drug_name}{alert}", classes="review-drug")
-                yield Static(f"Running concentration: {running.concentration}",
-                             id="concentration")
-                if self.dose_refused:
-                    yield Static(self.dose_refused, id="dose-refused", classes="form-notice")
-                weight = f" for {fmt(running.weight_kg)} kg" if running.weight_kg else ""
-                yield Static(f"Now: {fp.rate_and_dose(running)}{weight}", id="now",
-                             classes="form-result")
-                label = "New dose" if self.by_dose else "New rate"
-                yield form_row(label, SpaceSafeInput(restrict=fp.NUMBER, max_length=8, id="dose",
-                                            compact=True), self.unit, row_id="row-dose")
-                yield Static("", id="result", classes="form-result")
-                yield Confirmations()
-                yield Static("", id="checks", classes="form-checks")
-            yield from self.footer("Titrate (Enter)")
+    @property
+    def field_label(self) -> str:
+        return "New dose" if self.by_dose else "New rate"
 
-    def on_mount(self) -> None:
-        if self.query("#dose"):
-            self.refresh_check()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.refresh_check()
+    def about(self, running: Plan) -> ComposeResult:
+        yield Static(f"Running concentration: {running.concentration}", id="concentration")
+        if self.dose_refused:
+            yield Static(self.dose_refused, id="dose-refused", classes="form-notice")
+        weight = f" for {fmt(running.weight_kg)} kg" if running.weight_kg else ""
+        yield Static(f"Now: {fp.rate_and_dose(running)}{weight}", id="now",
+                     classes="form-result")
 
     def evaluate(self) -> tuple[PlanCheck | None, list[str]]:
         """The check of the typed value (in the running concentration, as ``ws.titrate``
         does: H3), and hints on what is missing or wrong."""
-        value = fp.parse_number(self.query_one("#dose", Input).value)
+        value = self.typed
         if value is None:
             return None, [f"Enter the new {'dose' if self.by_dose else 'rate'} in {self.unit}"]
         try:
@@ -127,17 +102,12 @@ class TitrateScreen(FormScreen):
             if plan.rate_ml_h == running.rate_ml_h:
                 hints.append("Same rate as now: nothing would change")
             self.large_change = self._large_change(running.rate_ml_h, plan.rate_ml_h)
-        warnings = (fp.extra_warnings(check) if check else []) + \
-            ([self.large_change] if self.large_change else [])
         messages: list[str] = []
         if check is not None and not check.blocked:
             messages = (check.problems() if check.needs_confirmation else []) + \
                 ([self.large_change] if self.large_change else [])
-        self.query_one(Confirmations).messages = tuple(messages)
-        self.query_one("#checks", Static).update(
-            fp.check_lines(check.checks if check else (), warnings, hints, skip=messages))
         self.unchanged = plan is not None and plan.rate_ml_h == running.rate_ml_h
-        self.update_buttons()
+        self.show_checks(check, hints, messages, [self.large_change] if self.large_change else [])
 
     @staticmethod
     def _large_change(old: float, new: float) -> str:
@@ -152,21 +122,14 @@ class TitrateScreen(FormScreen):
 
     def action_confirm(self) -> None:
         running, check = self.running, self.check
-        controller = self.ws.supervisor.controllers[self.letter]
         if running is None or check is None or check.plan is None:
             return
-        if controller.plan != running or not controller.infusing:
-            self.stale = True
-            self.set_error("The running program changed since this opened: close (Esc) and "
-                           "titrate again.")
-            self.update_buttons()
+        if self.changed_since_opened("titrate again"):
             return
-        ws, letter, user, plan = self.ws, self.letter, self.user, check.plan
-        value = fp.parse_number(self.query_one("#dose", Input).value)
+        ws, letter, user, plan, value = self.ws, self.letter, self.user, check.plan, self.typed
         if self.large_change:
             # Not a library limit, so the API does not log it: the audit trail needs it.
-            ws.supervisor.record_user_action(f"{letter}: confirmed {self.large_change}",
-                                             user=user)
+            ws.record_user_action(f"{letter}: confirmed {self.large_change}", user=user)
 
         async def call() -> Plan:
             return await ws.titrate(letter, dose=value if self.by_dose else None,

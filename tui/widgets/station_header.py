@@ -14,9 +14,8 @@ def render_header(ws: Workstation, *, locked: bool, width: int) -> Text:
     """Bed and patient on the left; bus, telemetry, clock and lock always visible on the
     right; care area and drug library in between, shortened first when space is short."""
     config = ws.config
-    sup = ws.supervisor
-    buses_ok = all(link.is_open for link in sup.links.values())
-    errors = sum(sup.frame_errors.values())
+    buses = ws.bus_diagnostics()
+    buses_ok, errors = buses.buses_open, buses.bad_frames
     left = Text(f" {config.unit}/{config.bed} ", style="bold reverse")
     if ws.patient_weight_kg:  # the workstation's one patient weight, as set (H10)
         left.append(f" {ws.patient_weight_kg:g} kg ", style="bold")
