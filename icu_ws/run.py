@@ -14,6 +14,8 @@ from typing import Any
 from channels.druglib import load_drug_library
 from dbc.errors import ConfigError, InfusionError
 from dbc.shutdown import stop_on_signals
+from icu_ws.fault_panel import demo_simulator
+from tui.fault_simulator import FaultSimulator
 from workstation.config import (
     DEFAULT_LIBRARY,
     UiConfig,
@@ -97,7 +99,7 @@ async def _run(args: argparse.Namespace) -> int:
             Workstation(config) as ws:
         if not args.headless:  # the terminal UI starts locked: who can unlock it
             print(users_note(config, args.config), file=sys.stderr, flush=True)
-        return await _present(ws, args, racks=None)
+        return await _present(ws, args, simulator=None)
 
 
 def users_note(config: WorkstationConfig, config_path: Path) -> str:
@@ -113,10 +115,11 @@ def users_note(config: WorkstationConfig, config_path: Path) -> str:
     return f"icu-ws: {count} user(s) in {path}; unlock with Ctrl+K, user name, PIN"
 
 
-async def _present(ws: Any, args: argparse.Namespace, racks: Any, *,
+async def _present(ws: Any, args: argparse.Namespace, simulator: FaultSimulator | None, *,
                    user: str = "nurse") -> int:
     """The terminal UI, or headless output; both end on SIGINT/SIGTERM or --duration.
-    Returns the exit status: non-zero when the UI crashed."""
+    ``simulator``: the demo's simulated modules, for the UI's fault screen (the demo starts
+    unlocked; ``run`` starts locked). Returns the exit status: non-zero when the UI crashed."""
     stop: asyncio.Event = args.stop
     if args.headless:
         await run_headless(ws, stop, duration=args.duration or None,
@@ -124,8 +127,8 @@ async def _present(ws: Any, args: argparse.Namespace, racks: Any, *,
         return 0
     from tui.app import InfusionApp
 
-    app = InfusionApp(ws, racks=racks, bell=False if args.no_bell else None,
-                      locked=not racks, user=user)
+    app = InfusionApp(ws, simulator=simulator, bell=False if args.no_bell else None,
+                      locked=simulator is None, user=user)
     if args.duration:
         asyncio.get_running_loop().call_later(args.duration, app.exit)
 
@@ -194,7 +197,8 @@ async def _demo_with(config: WorkstationConfig, args: argparse.Namespace) -> int
         if not args.idle and not args.stop.is_set():
             for problem in await start_demo_infusions(ws, user=DEMO_USER):
                 print(f"icu-ws demo: {problem}", file=sys.stderr)
-        return await _present(ws, args, racks=racks, user=DEMO_USER)
+        return await _present(ws, args, simulator=demo_simulator(config, racks),
+                              user=DEMO_USER)
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from textual.events import Event, Key, MouseDown
 from textual.screen import Screen
 
 from channels.controller import ChannelError
-from pumps.rack import PumpRack
+from tui.fault_simulator import FaultSimulator
 from tui.flash import FLASH_TICK_S, high_on, medium_on
 from tui.quit_notice import quit_consequence
 from tui.screens.dialogs import (
@@ -75,7 +75,7 @@ class InfusionApp(App[None]):
         Binding("ctrl+q", "quit_app", "Quit", priority=True, show=False),
     ]
 
-    def __init__(self, ws: Workstation, *, racks: list[PumpRack] | None = None,
+    def __init__(self, ws: Workstation, *, simulator: FaultSimulator | None = None,
                  bell: bool | None = None, locked: bool = False, user: str = "nurse",
                  users: UserStore | None = None) -> None:
         super().__init__()
@@ -83,7 +83,7 @@ class InfusionApp(App[None]):
         ui = ws.config.ui
         self.users = users or UserStore(ui.users_file)  # named users, hashed PINs
         self.guard = LoginGuard(max_failures=ui.max_failures, lockout_s=ui.lockout_s)
-        self.racks = racks or []
+        self.simulator = simulator  # the demo's simulated modules (Ctrl+F), or None
         self.bell_enabled = ws.config.ui.bell if bell is None else bell
         self.user = user
         self.locked = locked
@@ -144,7 +144,7 @@ class InfusionApp(App[None]):
         top = next((a for a in alarms if a.id == indicator.alarm_id), None)
         flash = self.high_on if indicator.priority is Priority.HIGH else self.medium_on
         for banner in [self.banner, *screen_banners(self.screen)]:
-            banner.show(indicator, top, self.ws.supervisor.clock(), flash)
+            banner.show(indicator, top, self.ws.clock(), flash)
 
     def _banner_on(self, screen: Screen[object]) -> None:
         if attach_banner(screen, self.screen_stack[0]) is not None:
@@ -284,8 +284,8 @@ class InfusionApp(App[None]):
         self.header.locked = locked
         self.header.refresh()
         self.refresh_bindings()  # the footer shows only what works now
-        self.ws.supervisor.record_user_action(("keypad locked" if locked else "keypad unlocked")
-                                              + why, user=self.user)
+        self.ws.record_user_action(("keypad locked" if locked else "keypad unlocked") + why,
+                                   user=self.user)
 
     # -- actions ---------------------------------------------------------------------------
     def action_move(self, direction: str) -> None:
@@ -383,11 +383,11 @@ class InfusionApp(App[None]):
     def action_simulator(self) -> None:
         if not self._allowed("simulator"):
             return
-        if not self.racks:
+        if self.simulator is None:
             self.notify("Fault simulation is only available in the demo", timeout=4)
             return
         from tui.screens.simulator import SimulatorScreen
-        self.push_screen(SimulatorScreen(self.ws, self.racks, self.letter))
+        self.push_screen(SimulatorScreen(self.ws, self.simulator, self.letter))
 
     def action_patient_weight(self) -> None:
         if not self._allowed("patient_weight"):
@@ -402,7 +402,7 @@ class InfusionApp(App[None]):
 
     def action_help(self) -> None:
         self._allowed("help")
-        self.push_screen(HelpScreen(self.BINDINGS, demo=bool(self.racks),
+        self.push_screen(HelpScreen(self.BINDINGS, demo=self.simulator is not None,
                                     relock_s=self.ws.config.ui.relock_s))
 
     def action_lock(self) -> None:
@@ -415,8 +415,8 @@ class InfusionApp(App[None]):
             if user is not None:  # from now on, every action is logged with this user
                 self.user = user.name
                 self.set_locked(False, why=f" by {user.name} ({user.role.value})")
-        self.push_screen(PinScreen(self.users, self.guard,
-                                   self.ws.supervisor.record_user_action), unlocked)
+        self.push_screen(PinScreen(self.users, self.guard, self.ws.record_user_action),
+                         unlocked)
 
     def action_quit_app(self) -> None:
         if not self._allowed("quit"):
@@ -426,5 +426,5 @@ class InfusionApp(App[None]):
             if yes:
                 self.exit()
         self.push_screen(ConfirmScreen("Quit the workstation?", quit_consequence(
-            demo=bool(self.racks), running=[s.letter for s in self.ws.channels()
+            demo=self.simulator is not None, running=[s.letter for s in self.ws.channels()
                                             if s.state in ("INFUSING", "KVO")])), confirmed)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from icu_ws.fault_panel import demo_simulator
 from pumps.module import SimulatedModule
 from pumps.rack import PumpRack
 from tui.app import InfusionApp
@@ -54,7 +55,8 @@ async def make_bench(tmp_path: Path, channels: int = 4, speed: float = 60.0,
         while not all(c.online for c in ws.channels()):
             assert asyncio.get_running_loop().time() < deadline, "modules not discovered"
             await asyncio.sleep(0.05)
-        app = InfusionApp(ws, racks=racks, bell=False, locked=locked)
+        app = InfusionApp(ws, simulator=demo_simulator(ws.config, racks), bell=False,
+                          locked=locked)
         async with app.run_test(size=size) as pilot:
             yield UiBench(app, pilot, ws, racks)
 
