@@ -54,7 +54,7 @@ make_venv() {
 
 # Every module of every package imports from the wheel (no repository paths at import time).
 IMPORT_ALL='
-import importlib, pkgutil, sys
+import importlib, os, pkgutil, sys
 roots = ["dbc", "channels", "pumps", "workstation", "tui", "icu_ws", "configs"]
 names = []
 for root in roots:
@@ -62,9 +62,17 @@ for root in roots:
     if "site-packages" not in pkg.__file__:
         sys.exit(f"{root} imported from {pkg.__file__}, not from the installed wheel")
     names += [m.name for m in pkgutil.walk_packages(pkg.__path__, root + ".")]
+styles = set()
 for name in names:
-    importlib.import_module(name)
-print(f"{len(roots)} packages, {len(names)} modules imported")
+    module = importlib.import_module(name)
+    # the headless demo loads no styles: check the CSS_PATH of every screen and app here
+    for value in vars(module).values():
+        css = getattr(value, "CSS_PATH", None) if isinstance(value, type) else None
+        styles.update(map(str, css if isinstance(css, list) else [css] if css else []))
+missing = [s for s in sorted(styles) if not os.path.isfile(s)]
+if missing:
+    sys.exit(f"styles missing from the wheel: {missing}")
+print(f"{len(roots)} packages, {len(names)} modules imported, {len(styles)} style files found")
 '
 
 check_demo_files() {
