@@ -1,15 +1,13 @@
 """Bench the event log's ``record()``: events/s and per-call latency, synchronous FULL vs NORMAL.
 
-Run from the repository root: ``python bench/eventlog.py [EVENTS] [DIR]``. Each mode records
-EVENTS (default 2,000) typical events into a fresh log in a temporary folder (or under DIR, to
-measure a given disk: the figures are mostly the disk's fsync time). Prints and writes
-``bench/results/eventlog.json``.
+Run from the repository root: ``python bench/eventlog.py [EVENTS] [DIR] [--output PATH]``.
+Each mode records EVENTS (default 2,000) typical events into a fresh log in a temporary folder
+(or under DIR, to measure a given disk: the figures are mostly the disk's fsync time). Prints and
+writes ``bench/results/eventlog.json``.
 """
 
 from __future__ import annotations
 
-import json
-import platform
 import sqlite3
 import statistics
 import sys
@@ -18,13 +16,12 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-from channels.events import Event, EventKind  # noqa: E402
-from workstation.eventlog import EventLog  # noqa: E402
+from bench.harness import environment, parser, write_results
+from channels.events import Event, EventKind
+from workstation.eventlog import EventLog
 
-RESULTS = ROOT / "bench" / "results" / "eventlog.json"
 MODES: tuple[Literal["FULL", "NORMAL"], ...] = ("FULL", "NORMAL")
 
 
@@ -64,24 +61,21 @@ def bench(mode: Literal["FULL", "NORMAL"], count: int, folder: Path) -> dict[str
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    where = Path(sys.argv[2]) if len(sys.argv) > 2 else None
-    with tempfile.TemporaryDirectory(dir=where, prefix="eventlog-bench-") as tmp:
-        results: dict[str, Any] = {mode: bench(mode, count, Path(tmp)) for mode in MODES}
-        results["environment"] = {
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "platform": platform.platform(),
-            "folder": str(Path(tmp).parent),
-        }
+    cli = parser(__doc__, "eventlog")
+    cli.add_argument("events", type=int, nargs="?", default=2000, help="per mode (default 2000)")
+    cli.add_argument("dir", type=Path, nargs="?", help="where the logs go (default: a temporary "
+                     "folder)")
+    args = cli.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="eventlog-bench-") as tmp:
+        results: dict[str, Any] = {mode: bench(mode, args.events, Path(tmp)) for mode in MODES}
+        results["environment"] = {**environment(), "sqlite": sqlite3.sqlite_version,
+                                  "folder": str(Path(tmp).parent)}
     for mode in MODES:
         r = results[mode]
         lat = r["latency_ms"]
         print(f"synchronous={mode:<6} {r['events_per_s']:>9,.0f} events/s   "
               f"p50 {lat['p50']:.3f} ms   p99 {lat['p99']:.3f} ms   max {lat['max']:.3f} ms")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(args.output, results)
 
 
 if __name__ == "__main__":

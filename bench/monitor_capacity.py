@@ -18,7 +18,6 @@ import datetime as dt
 import functools
 import json
 import os
-import platform
 import random
 import resource
 import signal
@@ -27,29 +26,25 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-# bench/workstation.py is named like the ``workstation`` package: keep bench/ off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-import aiomqtt  # noqa: E402
+import aiomqtt
 
-from bench.timing import CLK_TCK, proc_cpu_s  # noqa: E402
-from tests.mqttlab import Mosquitto, find_mosquitto  # noqa: E402
-from tui.monitor.app import MonitorApp  # noqa: E402
-from tui.monitor.feed import CONNECTED, MqttFeed  # noqa: E402
-from tui.monitor.model import MonitorModel  # noqa: E402
-from workstation.alarms import Alarm, AlarmChange, AlarmKey, AudioState, ChangeKind, Priority  # noqa: E402
-from workstation.telemetry import payloads as tp  # noqa: E402
-from workstation.telemetry.connection import BrokerAccess  # noqa: E402
-from workstation.telemetry.mapping import TelemetryMapper  # noqa: E402
-from workstation.telemetry.topics import Topics  # noqa: E402
+from bench.harness import REPO, environment, parser, write_results
+from bench.timing import CLK_TCK, proc_cpu_s
+from tests.mqttlab import Mosquitto, find_mosquitto
+from tui.monitor.app import MonitorApp
+from tui.monitor.feed import CONNECTED, MqttFeed
+from tui.monitor.model import MonitorModel
+from workstation.alarms import Alarm, AlarmChange, AlarmKey, AudioState, ChangeKind, Priority
+from workstation.telemetry import payloads as tp
+from workstation.telemetry.connection import BrokerAccess
+from workstation.telemetry.mapping import TelemetryMapper
+from workstation.telemetry.topics import Topics
 
-DEFAULT_OUTPUT = REPO / "bench" / "results" / "monitor_capacity.json"
 CHANNELS = 16
 GOAL_WORKSTATIONS = 100
 ALARM_EVERY_S, ALARM_FOR_S = 30.0, 10.0
@@ -337,15 +332,14 @@ async def bench(sizes: list[int], seconds: float, processes: int, app: bool, fol
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="25 and 100 workstations, 10 s")
-    parser.add_argument("--sizes", type=int, nargs="+", help="default 25 50 100 200 400")
-    parser.add_argument("--seconds", type=float, help="per size (default 20)")
-    parser.add_argument("--publishers", type=int, default=2, help="processes (default 2)")
-    parser.add_argument("--no-app", action="store_true", help="skip the Textual app run")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--publisher", nargs=3, type=int, help=argparse.SUPPRESS)  # internal
-    args = parser.parse_args(argv)
+    cli = parser(__doc__, "monitor_capacity")
+    cli.add_argument("--quick", action="store_true", help="25 and 100 workstations, 10 s")
+    cli.add_argument("--sizes", type=int, nargs="+", help="default 25 50 100 200 400")
+    cli.add_argument("--seconds", type=float, help="per size (default 20)")
+    cli.add_argument("--publishers", type=int, default=2, help="processes (default 2)")
+    cli.add_argument("--no-app", action="store_true", help="skip the Textual app run")
+    cli.add_argument("--publisher", nargs=3, type=int, help=argparse.SUPPRESS)  # internal
+    args = cli.parse_args(argv)
     if args.publisher:
         return asyncio.run(publisher_main(*args.publisher))
     if (exe := find_mosquitto()) is None:
@@ -368,17 +362,13 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted: stopped what was started", file=sys.stderr)
             return 130
     report = {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "platform": platform.platform(),
-        **{name: version(name) for name in ("aiomqtt", "paho-mqtt", "pydantic", "textual")},
-        "cpu_count": os.cpu_count(), "load_average_at_start": load0,
+        **environment("aiomqtt", "paho-mqtt", "pydantic", "textual"),
+        "load_average_at_start": load0,
         "mosquitto": exe, "publisher_processes": args.publishers, "channels": CHANNELS,
         "goal_msgs_per_s": GOAL_WORKSTATIONS * CHANNELS, "kept_up_means":
         f"loss <= 0.1 % and lag p99 < {MAX_LAG_S:g} s", "results": results,
         "wall_s": round(time.time() - started, 1)}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{report['wall_s']:.0f} s; wrote {args.output}")
+    write_results(args.output, report, before=f"\n{report['wall_s']:.0f} s; ")
     return 0
 
 

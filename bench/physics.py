@@ -1,6 +1,6 @@
 """Bench the physical pump models the way IEC 60601-2-24 benches a pump, in module time.
 
-Run from the repository root: ``python bench/physics.py``. Prints and writes
+Run from the repository root: ``python bench/physics.py [--output PATH]``. Prints and writes
 ``bench/results/physics.json``:
 - accuracy at 1, 25 and 100 mL/h: volume error over the first hour; trumpet curve of the second
   hour (balance read every 0.5 min; max/min mean-flow error over every window of 2, 5, 11, 19,
@@ -21,16 +21,15 @@ A 60 mL syringe runs 100 mL/h for 30 min only: that run swaps in a full one ever
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-from dbc.frames import (  # noqa: E402
+from bench.harness import parser, write_results
+from dbc.frames import (
     BolusPage,
     Command,
     Page,
@@ -38,7 +37,7 @@ from dbc.frames import (  # noqa: E402
     Program,
     SettingsPage,
 )
-from dbc.vocabulary import (  # noqa: E402
+from dbc.vocabulary import (
     AlarmCondition,
     CommandCode,
     DeliveryMode,
@@ -47,11 +46,11 @@ from dbc.vocabulary import (  # noqa: E402
     PumpState,
     SyringeSize,
 )
-from pumps.firmware import PumpFirmware  # noqa: E402
-from pumps.mechanism import Mechanism  # noqa: E402
-from pumps.module import SimulatedModule  # noqa: E402
-from pumps.syringe import SyringeMechanism  # noqa: E402
-from pumps.volumetric import VolumetricMechanism  # noqa: E402
+from pumps.firmware import PumpFirmware
+from pumps.mechanism import Mechanism
+from pumps.module import SimulatedModule
+from pumps.syringe import SyringeMechanism
+from pumps.volumetric import VolumetricMechanism
 
 RATES_ML_H = (1.0, 25.0, 100.0)
 SAMPLE_S = 30.0
@@ -60,7 +59,6 @@ LIMITS_MMHG = (300.0, 50.0)  # 50 mmHg: the lowest setting of current pumps (Agi
 OCCLUSION_RATE = {"volumetric": 25.0, "syringe": 5.0}
 OCCLUSION_STEP_S = 0.1
 WARM_UP_S = 600.0
-RESULTS = ROOT / "bench" / "results" / "physics.json"
 LOW_RATE_OCCLUSION = {"syringe": (0.5, 1.0, 5.0), "volumetric": (25.0,)}
 OVERSHOOT_RATES = (1.0, 25.0, 100.0, 999.0)
 OVERSHOOT_VTBI_ML = 2.0
@@ -238,6 +236,7 @@ def bolus(kind: str, volume: float, rate: float) -> dict[str, Any]:
 
 
 def main() -> None:
+    args = parser(__doc__, "physics").parse_args()
     start = time.perf_counter()
     report: dict[str, Any] = {}
     for kind in ("volumetric", "syringe"):
@@ -250,11 +249,9 @@ def main() -> None:
         bol = {f"{v:g} mL @ {r:g}": bolus(kind, v, r) for v, r in BOLUSES}
         report[kind] = {"accuracy": acc, "occlusion": occ, "low_rate_occlusion": low,
                         "vtbi_overshoot": over, "bolus_overshoot": bol}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
-    wall = time.perf_counter() - start
-    print(f"\nwritten {RESULTS.relative_to(ROOT)} ({wall:.2f} s wall)")
+    # No environment stamp: the figures are module time, the same on every machine.
+    write_results(args.output, report, before=f"\n{time.perf_counter() - start:.2f} s wall; ")
 
 
 def print_report(report: dict[str, Any]) -> None:

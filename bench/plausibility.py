@@ -15,25 +15,20 @@ The figure is the share of one core the checks take at 64 channels: 512 x cost p
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import platform
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-from bench.timing import pin_to_one_cpu, rate_summary, slice_rate  # noqa: E402
-from channels.controller import ChannelController  # noqa: E402
-from channels.effects import Effects  # noqa: E402
-from channels.plan import Plan  # noqa: E402
-from channels.plausibility import ReportPlausibility  # noqa: E402
-from dbc.frames import Delivery, Status  # noqa: E402
-from dbc.vocabulary import AlarmCondition, DeliveryMode, PumpState  # noqa: E402
-from workstation.config import demo_config  # noqa: E402
+from bench.harness import environment, parser, write_results
+from bench.timing import pin_to_one_cpu, rate_summary, slice_rate
+from channels.controller import ChannelController
+from channels.effects import Effects
+from channels.plan import Plan
+from channels.plausibility import ReportPlausibility
+from dbc.frames import Delivery, Status
+from dbc.vocabulary import AlarmCondition, DeliveryMode, PumpState
+from workstation.config import demo_config
 
 CHANNELS = 64
 FRAMES_PER_S = 4  # Status and Delivery, each every 250 ms
@@ -68,10 +63,9 @@ _PLAN = {"kind": "primary", "drug_id": "basic-infusion", "drug_name": "Basic inf
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--output", type=Path, default=REPO / "bench/results/plausibility.json")
-    args = parser.parse_args()
+    cli = parser(__doc__, "plausibility")
+    cli.add_argument("--seconds", type=float, default=3.0)
+    args = cli.parse_args()
     _, cpu = pin_to_one_cpu()
     slice_s = args.seconds / 5
 
@@ -99,8 +93,7 @@ def main() -> None:
         "what": "plausibility checks (issue 10): checks per second on one core, and the share "
                 f"of that core {CHANNELS} channels x {FRAMES_PER_S} Hz x (Status + Delivery) "
                 "take",
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "machine": platform.machine(), "cpu": cpu,
+        **environment(), "cpu": cpu,
         "checks_per_s_at_64_channels": CHECKS_PER_S,
     }
     for name, rate in results.items():
@@ -111,8 +104,7 @@ def main() -> None:
                         "us_per_check": round(per_check_us, 2),
                         "cpu_percent_at_64_channels": share}
         print(f"{name}: {per_check_us:.2f} µs per check, {share} % of one core at 64 channels")
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_results(args.output, report)
 
 
 if __name__ == "__main__":

@@ -14,26 +14,18 @@ tests judge.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import json
-import platform
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-from hypothesis import HealthCheck, Phase, seed, settings  # noqa: E402
-from hypothesis.stateful import invariant, run_state_machine_as_test  # noqa: E402
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis.stateful import invariant, run_state_machine_as_test
 
-from tests.safety.machine import SafetyMachine  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "bench" / "results" / "stateful.json"
+from bench.harness import environment, parser, write_results
+from tests.safety.machine import SafetyMachine
 
 
 class CountingMachine(SafetyMachine):
@@ -77,12 +69,7 @@ def run(examples: int, steps: int, seed_value: int) -> dict[str, Any]:
     cpu = time.process_time() - cpu_start
     t = CountingMachine.totals
     return {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "hypothesis": version("hypothesis"),
-        "cantools": version("cantools"),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
+        **environment("hypothesis", "cantools"),
         "settings": {"examples": examples, "steps_per_sequence": steps, "seed": seed_value},
         "results": {
             "wall_s": round(wall, 2),
@@ -103,12 +90,11 @@ def run(examples: int, steps: int, seed_value: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--examples", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=20261206)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args(argv)
+    cli = parser(__doc__, "stateful")
+    cli.add_argument("--examples", type=int, default=20)
+    cli.add_argument("--steps", type=int, default=40)
+    cli.add_argument("--seed", type=int, default=20261206)
+    args = cli.parse_args(argv)
     report = run(args.examples, args.steps, args.seed)
     r = report["results"]
     print(f"stateful safety suite, Hypothesis {report['hypothesis']}, Python {report['python']}")
@@ -120,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
           f"wall time), {r['quanta_checked_per_s']:.0f} quanta checked/s, "
           f"{r['refused_actions']} nurse actions refused with a reason")
     print(f"violation: {report['violation'] or 'none'}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {args.output}")
+    write_results(args.output, report, before="\n")
     return 0
 
 

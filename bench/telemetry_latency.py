@@ -13,11 +13,9 @@ bench/README.md. Never fails on a timing; exit status 2 without mosquitto.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import contextlib
-import datetime as dt
 import json
 import math
 import os
@@ -34,26 +32,23 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-# bench/workstation.py is named like the ``workstation`` package: keep bench/ off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-import aiomqtt  # noqa: E402
+import aiomqtt
 
-import workstation.demo as demo  # noqa: E402
-from bench.timing import wait_until  # noqa: E402
-from bench.ws_alarm import acknowledge_all, restart  # noqa: E402
-from pumps.module import Fault  # noqa: E402
-from tests.mqttlab import Mosquitto, find_mosquitto  # noqa: E402
-from workstation.alarms import AlarmKey, ChangeKind  # noqa: E402
-from workstation.api import Workstation  # noqa: E402
-from workstation.config import TelemetryConfig, demo_config  # noqa: E402
-from workstation.supervisor import Notice  # noqa: E402
-from workstation.telemetry.connection import NO_NAGLE, BrokerAccess  # noqa: E402
-from workstation.telemetry.outbox import OutboxMessage  # noqa: E402
+import workstation.demo as demo
+from bench.harness import environment, parser, write_results
+from bench.timing import wait_until
+from bench.ws_alarm import acknowledge_all, restart
+from pumps.module import Fault
+from tests.mqttlab import Mosquitto, find_mosquitto
+from workstation.alarms import AlarmKey, ChangeKind
+from workstation.api import Workstation
+from workstation.config import TelemetryConfig, demo_config
+from workstation.supervisor import Notice
+from workstation.telemetry.connection import NO_NAGLE, BrokerAccess
+from workstation.telemetry.outbox import OutboxMessage
 
-DEFAULT_OUTPUT = REPO / "bench" / "results" / "telemetry_latency.json"
 GOAL_P99_MS = 50.0
 LETTER = "A"  # volumetric in demo_config
 ORDER = demo.DEMO_ORDERS["volumetric"][0]  # what A is (re)started with between samples
@@ -326,15 +321,14 @@ async def measure(samples: int, load: bool, variants: list[str], folder: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=300, help="per scenario (default 300)")
-    parser.add_argument("--quick", action="store_true", help="200 samples")
-    parser.add_argument("--no-load", action="store_true", help="skip the 32-channel scenario")
-    parser.add_argument("--variant", action="append", choices=VARIANTS,
-                        help="shipped (TCP_NODELAY both ends) or nagle (both ends without, "
-                             "as before); default both")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args(argv)
+    cli = parser(__doc__, "telemetry_latency")
+    cli.add_argument("--samples", type=int, default=300, help="per scenario (default 300)")
+    cli.add_argument("--quick", action="store_true", help="200 samples")
+    cli.add_argument("--no-load", action="store_true", help="skip the 32-channel scenario")
+    cli.add_argument("--variant", action="append", choices=VARIANTS,
+                     help="shipped (TCP_NODELAY both ends) or nagle (both ends without, "
+                          "as before); default both")
+    args = cli.parse_args(argv)
     if (exe := find_mosquitto()) is None:
         print("telemetry_latency: mosquitto is not installed (PATH, /usr/sbin): apt-get install "
               "mosquitto (scripts/test.sh does)", file=sys.stderr)
@@ -353,18 +347,14 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted: stopped what was started", file=sys.stderr)
             return 130
     report = {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "platform": platform.platform(),
-        **{name: version(name) for name in ("aiomqtt", "paho-mqtt", "python-can")},
-        "cpu_count": os.cpu_count(), "load_average_at_start": load0,
+        **environment("aiomqtt", "paho-mqtt", "python-can"),
+        "load_average_at_start": load0,
         "mosquitto": subprocess.run([exe, "-h"], capture_output=True, text=True,
                                     check=False).stdout.split("\n", 1)[0],
         "goal_p99_ms": GOAL_P99_MS,
         "fault": f"{LETTER}: Fault.DOOR while infusing -> {CONDITION} HIGH latching",
         "scenarios": results, "wall_s": round(now() - started, 1)}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\n{report['wall_s']:.0f} s; wrote {args.output}")
+    write_results(args.output, report, before=f"\n{report['wall_s']:.0f} s; ")
     return 0
 
 

@@ -1,18 +1,16 @@
 """Bench the terminal UI's cost: whole-process CPU of ``icu-ws demo`` with every channel infusing.
 
-Run from the repository root: ``python bench/tui.py [--quick]``. For 8 and 32 channels, the demo
-runs in a private tmux server (160x50 terminal), UI and ``--headless``; once every channel is
-infusing (read from its event log) and after a warm-up, the demo process's utime+stime from
-/proc/PID/stat is sampled over 20 s (``--quick``: 8 s) and given as % of one core. Goal: the UI
-with 32 channels under 30 % of one core. Prints a table; writes ``bench/results/tui.json``.
+Run from the repository root: ``python bench/tui.py [--quick] [--output PATH]``. For 8 and 32
+channels, the demo runs in a private tmux server (160x50 terminal), UI and ``--headless``; once
+every channel is infusing (read from its event log) and after a warm-up, the demo process's
+utime+stime from /proc/PID/stat is sampled over 20 s (``--quick``: 8 s) and given as % of one
+core. Goal: the UI with 32 channels under 30 % of one core. Prints a table; writes
+``bench/results/tui.json``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import shlex
 import shutil
 import signal
@@ -24,14 +22,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script: make the repository importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.*
 
-from bench.timing import proc_cpu_s  # noqa: E402
-from channels.events import EventKind  # noqa: E402
-from workstation.eventlog import EventLog, EventLogError  # noqa: E402
+from bench.harness import REPO, environment, parser, write_results
+from bench.timing import proc_cpu_s
+from channels.events import EventKind
+from workstation.eventlog import EventLog, EventLogError
 
-RESULTS = ROOT / "bench" / "results" / "tui.json"
 CHANNELS = (8, 32)
 GOAL_CHANNELS, GOAL_PERCENT = 32, 30.0
 SIZE = ("160", "50")
@@ -69,7 +66,7 @@ class Tmux:
 
     def start(self, command: str) -> int:
         self.run("new-session", "-d", "-s", self.name, "-x", SIZE[0], "-y", SIZE[1],
-                 "-c", str(ROOT), command)
+                 "-c", str(REPO), command)
         return int(self.run("display-message", "-p", "-t", self.name, "#{pane_pid}").strip())
 
     def forget_socket(self) -> None:
@@ -138,11 +135,11 @@ def table(runs: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="measure 8 s instead of 20 s")
-    parser.add_argument("--channels", type=int, nargs="+", default=list(CHANNELS),
-                        help=f"channel counts (default {' '.join(map(str, CHANNELS))})")
-    args = parser.parse_args()
+    cli = parser(__doc__, "tui")
+    cli.add_argument("--quick", action="store_true", help="measure 8 s instead of 20 s")
+    cli.add_argument("--channels", type=int, nargs="+", default=list(CHANNELS),
+                     help=f"channel counts (default {' '.join(map(str, CHANNELS))})")
+    args = cli.parse_args()
     seconds, warmup = (8.0, 3.0) if args.quick else (20.0, 5.0)
     runs = []
     with tempfile.TemporaryDirectory(prefix="icu-bench-tui-") as tmp:
@@ -160,13 +157,10 @@ def main() -> int:
         "method": {"terminal": "tmux " + "x".join(SIZE), "measure_s": seconds,
                    "warmup_s": warmup, "speed": 1.0,
                    "cpu": "utime+stime of the demo process from /proc/PID/stat"},
-        "environment": {"python": platform.python_version(), "platform": platform.platform(),
-                        "cpus": os.cpu_count(), "quick": args.quick},
+        "environment": {**environment("textual"), "quick": args.quick},
     }
     print(table(runs))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(args.output, result)
     return 0
 
 

@@ -41,34 +41,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import datetime as dt
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-# This file is named like the ``workstation`` package: keep bench/ off the import path and the
-# repository first on it, however the script is started (python bench/..., -m cProfile, ...).
-# The parts are imported from the repository as ``bench.ws_*``.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
-sys.path.insert(0, str(REPO))
+# This file is named like the ``workstation`` package: the repository goes first on the import
+# path however the script is started (python bench/..., -m cProfile, ...), and bench.harness
+# takes bench/ off it. The parts are imported from the repository as ``bench.ws_*``.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import can  # noqa: E402
-import cantools  # noqa: E402
-
-from bench.ws_alarm import bench_alarm, print_alarm  # noqa: E402  (after the path setup)
-from bench.ws_cpu import child_main, print_cpu, run_cpu  # noqa: E402
-from bench.ws_receive import bench_receive, print_receive  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "bench" / "results" / "workstation.json"
+from bench.harness import environment, parser, read_results, write_results
+from bench.ws_alarm import bench_alarm, print_alarm
+from bench.ws_cpu import child_main, print_cpu, run_cpu
+from bench.ws_receive import bench_receive, print_receive
 
 
 @dataclass(frozen=True)
@@ -90,51 +78,30 @@ QUICK = Plan(rx_seconds=2.5, rx_virtual_frames=15_000, rx_paced_s=1.0, alarm_tri
              alarm_trials_fast_tick=200, cpu_channels=(8, 32, 64), cpu_seconds=8.0)
 
 
-def environment() -> dict[str, Any]:
-    """Versions and machine, so figures from different runs can be told apart."""
-    return {
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "python_can": can.__version__,
-        "python_can_remote": version("python-can-remote"),
-        "cantools": cantools.__version__,
-        "pydantic": version("pydantic"),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run (under a minute)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also cProfile the receive path and print its top entries")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--only", choices=["receive", "alarm", "cpu"], action="append",
-                        help="run only these parts (repeatable); results file is still written")
+    cli = parser(__doc__, "workstation")
+    cli.add_argument("--quick", action="store_true", help="short run (under a minute)")
+    cli.add_argument("--profile", action="store_true",
+                     help="also cProfile the receive path and print its top entries")
+    cli.add_argument("--only", choices=["receive", "alarm", "cpu"], action="append",
+                     help="run only these parts (repeatable); results file is still written")
     # The workstation process of part 3 (internal).
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--channels", type=int, default=8, help=argparse.SUPPRESS)
-    parser.add_argument("--hubs", default="", help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=20.0, help=argparse.SUPPRESS)
-    parser.add_argument("--event-log", type=Path, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    cli.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    cli.add_argument("--channels", type=int, default=8, help=argparse.SUPPRESS)
+    cli.add_argument("--hubs", default="", help=argparse.SUPPRESS)
+    cli.add_argument("--seconds", type=float, default=20.0, help=argparse.SUPPRESS)
+    cli.add_argument("--event-log", type=Path, default=None, help=argparse.SUPPRESS)
+    args = cli.parse_args(argv)
     if args.child:
         log = args.event_log or Path(tempfile.mkdtemp(prefix="ws-bench-")) / "events.db"
         return asyncio.run(child_main(args.channels, args.hubs.split(","), args.seconds, log))
 
     plan = QUICK if args.quick else FULL
     parts = set(args.only or ["receive", "alarm", "cpu"])
-    report: dict[str, Any] = {}
-    if args.only and args.output.exists():  # update those parts of the last results
-        with contextlib.suppress(ValueError):
-            report = json.loads(args.output.read_text())
-    report.update({**environment(), "quick": args.quick, "plan": plan.__dict__,
-                   "parts_run": sorted(parts)})
+    # --only: update those parts of the last results.
+    report: dict[str, Any] = read_results(args.output) if args.only else {}
+    report.update({**environment("python-can", "python-can-remote", "cantools", "pydantic"),
+                   "quick": args.quick, "plan": plan.__dict__, "parts_run": sorted(parts)})
     started = time.perf_counter()
     print(f"workstation bench{' (quick)' if args.quick else ''}: Python {report['python']}, "
           f"python-can {report['python_can']}, cantools {report['cantools']}, pydantic "
@@ -156,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             report["cpu"] = [run_cpu(n, plan.cpu_seconds, folder) for n in plan.cpu_channels]
             print_cpu(report["cpu"])
     report["wall_s"] = round(time.perf_counter() - started, 1)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\n{report['wall_s']:.0f} s; wrote {args.output}")
+    write_results(args.output, report, before=f"\n{report['wall_s']:.0f} s; ")
     return 0
 
 

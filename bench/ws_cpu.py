@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.harness import REPO
 from bench.timing import proc_cpu_s, summary_ms, wait_until, yes
 from tests.buslab import free_port
 from workstation.api import Workstation
 from workstation.config import demo_config
 from workstation.demo import start_demo_infusions
 
-REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "bench" / "workstation.py"  # the child is started through the bench's CLI
 CPU_GOAL_PCT = 25.0
 CPU_GOAL_CHANNELS = 64

@@ -22,6 +22,7 @@ from typing import Any
 
 import can
 
+from bench.harness import REPO
 from bench.timing import pin_to_one_cpu, rate_summary, slice_rate, yes
 from bench.ws_traffic import Cursor, rx_channels, rx_stream, rx_warmup
 from channels.config import SupervisionConfig
@@ -29,8 +30,6 @@ from dbc.codec import FrameEncoder
 from dbc.link import CanLink
 from workstation.api import Workstation
 from workstation.config import demo_config
-
-REPO = Path(__file__).resolve().parent.parent
 
 # Classical CAN, 11-bit id, 8 data bytes, no stuff bits: 111 bits a frame (bench/codec.py).
 FRAME_BITS = 111
