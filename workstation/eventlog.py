@@ -22,12 +22,17 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, TextIO
 
 from channels.events import Event, EventKind, LogRow
 from dbc.errors import InfusionError
-from workstation.sqlite_store import StoreFormat, create_schema, open_store, write_transaction
+from workstation.sqlite_store import (
+    StoreFile,
+    StoreFormat,
+    create_schema,
+    open_store,
+    write_transaction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +122,7 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # readable, greppable
 
 
-class EventLog:
+class EventLog(StoreFile):
     """The event log file. Use as a context manager, or call :meth:`open` and :meth:`close`.
 
     ``read_only=True`` opens an existing log for queries only (``mode=ro``), as a reader in
@@ -134,14 +139,6 @@ class EventLog:
         self.stats = LogStats()
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one connection, shared by the writer and its queries
-
-    def __enter__(self) -> EventLog:
-        self.open()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def open(self) -> None:
         """Open (creating the file and its folders unless read-only). Opening twice is a no-op."""

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from types import TracebackType
+from typing import Generic, Literal, Self, TypeVar
 
 from dbc.errors import InfusionError
 
@@ -62,6 +63,24 @@ class StoreFormat(Generic[E]):
             message += ": " + next((a for prefix, a in self.advice if name.startswith(prefix)),
                                    self.default_advice)
         return self.error_type(message)
+
+
+class StoreFile:
+    """A store file: call :meth:`open` and :meth:`close`, or use it as a context manager."""
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
 def error_name(exc: BaseException) -> str:

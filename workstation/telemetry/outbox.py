@@ -27,10 +27,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from dbc.errors import InfusionError
-from workstation.sqlite_store import StoreFormat, create_schema, open_store, write_transaction
+from workstation.sqlite_store import (
+    StoreFile,
+    StoreFormat,
+    create_schema,
+    open_store,
+    write_transaction,
+)
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4943554F  # "ICUO": tells an outbox from any other SQLite file (event log: ICUW)
@@ -96,7 +101,7 @@ def check_topic(topic: str) -> None:
         raise ValueError(f"outbox topic longer than {MAX_TOPIC_BYTES} bytes")
 
 
-class Outbox:
+class Outbox(StoreFile):
     """The outbox file. Use as a context manager, or call :meth:`open` and :meth:`close`.
 
     At most ``max_messages`` undelivered messages are kept: beyond that, :meth:`put` deletes
@@ -135,14 +140,6 @@ class Outbox:
 
     def __bool__(self) -> bool:  # an empty outbox is still an outbox: `if outbox:` means "set"
         return True
-
-    def __enter__(self) -> Outbox:
-        self.open()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def open(self) -> None:
         """Open, creating the file and its folders when missing. Opening twice is a no-op."""
