@@ -2,5 +2,5 @@
 
 __all__ = [
     "bolus", "diagnostics", "dialogs", "event_log", "form_parts", "patient_weight", "program",
-    "running_form", "simulator", "titrate",
+    "review", "running_form", "simulator", "titrate",
 ]
