@@ -5,4 +5,5 @@ simulated modules) is injected by the composition root, ``icu_ws``. Styles are p
 (``*.tcss``, found with ``importlib.resources``). Nothing is imported here.
 """
 
-__all__ = ["app", "fault_simulator", "flash", "monitor", "quit_notice", "screens", "widgets"]
+__all__ = ["alarm_display", "app", "fault_simulator", "flash", "keypad_lock", "monitor",
+           "quit_notice", "screens", "widgets"]

@@ -2,7 +2,9 @@
 
 The app reads the workstation through its public API only. Channel values are repainted at
 ``ui.repaint_hz`` from snapshots; alarm changes are drawn as soon as the supervisor reports them.
-Screens and dialogs live in ``tui.screens``, widgets by screen area in ``tui.widgets``.
+Screens and dialogs live in ``tui.screens``, widgets by screen area in ``tui.widgets``; the
+alarm display (``tui.alarm_display``) and the keypad lock (``tui.keypad_lock``) are parts of the
+app class, each in its own module.
 """
 
 from __future__ import annotations
@@ -13,40 +15,31 @@ from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.events import Event, Key, MouseDown
-from textual.screen import Screen
+from textual.events import Key
 
 from channels.controller import ChannelError
+from tui.alarm_display import AlarmDisplay
 from tui.fault_simulator import FaultSimulator
-from tui.flash import FLASH_TICK_S, high_on, medium_on
+from tui.flash import FLASH_TICK_S
+from tui.keypad_lock import KeypadLock
 from tui.quit_notice import quit_consequence
-from tui.screens.dialogs import (
-    ActionMenuScreen,
-    ConfirmScreen,
-    HelpScreen,
-    MessageScreen,
-    PinScreen,
-)
-from tui.widgets.alarm_banner import AlarmBanner, attach_banner, screen_banners
+from tui.screens.dialogs import ActionMenuScreen, ConfirmScreen, HelpScreen, MessageScreen
+from tui.widgets.alarm_banner import AlarmBanner
 from tui.widgets.channel_grid import ChannelGrid
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.station_header import StationHeader
-from workstation.alarms import AudioState, Priority
 from workstation.api import Workstation
 from workstation.login_guard import LoginGuard
-from workstation.supervisor import Notice
-from workstation.users import User, UserStore
+from workstation.users import UserStore
 
 log = logging.getLogger(__name__)
 
-BELL_EVERY_S = {Priority.HIGH: 2.0, Priority.MEDIUM: 10.0}
 LETTER_WINDOW_S = 0.8  # a second letter within this selects a two-letter channel (AA..)
-ALLOWED_WHEN_LOCKED = {"audio_pause", "help", "lock", "move"}
 
 
-class InfusionApp(App[None]):
+class InfusionApp(AlarmDisplay, KeypadLock):
     CSS_PATH = Path(str(files("tui") / "styles.tcss"))  # package data
     TITLE = "ICU infusion workstation"
     # The footer shows what a nurse needs under alarm load; the rest is in the action menu
@@ -115,14 +108,6 @@ class InfusionApp(App[None]):
     def on_unmount(self) -> None:
         self.ws.unsubscribe(self._on_notice)
 
-    @property
-    def high_on(self) -> bool:
-        return high_on(self._ticks)
-
-    @property
-    def medium_on(self) -> bool:
-        return medium_on(self._ticks)
-
     def repaint(self) -> None:
         """Channel values, from the cache of snapshots: only changed cards redraw."""
         if not self.screen_stack:
@@ -131,88 +116,9 @@ class InfusionApp(App[None]):
         self.header.locked = self.locked
         self.header.refresh()
         self.draw_alarms()
-        if not self.locked and time.monotonic() - self.last_activity > \
-                self.ws.config.ui.relock_s:
-            self.set_locked(True, why=f" automatically after {self.ws.config.ui.relock_s:g} s "
-                            "without a key")
-
-    def draw_alarms(self) -> None:
-        if not self.screen_stack:
-            return  # the app is closing: a timer or a notice arrived after the last screen left
-        indicator = self.ws.indicator()
-        alarms = self.ws.active_alarms()
-        top = next((a for a in alarms if a.id == indicator.alarm_id), None)
-        flash = self.high_on if indicator.priority is Priority.HIGH else self.medium_on
-        for banner in [self.banner, *screen_banners(self.screen)]:
-            banner.show(indicator, top, self.ws.clock(), flash)
-
-    def _banner_on(self, screen: Screen[object]) -> None:
-        if attach_banner(screen, self.screen_stack[0]) is not None:
-            self.call_later(self.draw_alarms)  # drawn before the dialog's first frame settles
-
-    def _on_notice(self, notice: Notice) -> None:
-        if notice.alarm_changes:
-            # Alarms are drawn at once, not at the next repaint.
-            self.call_later(self._alarm_changed, notice)
-
-    def _alarm_changed(self, notice: Notice) -> None:
-        if not self.screen_stack:
-            return
-        self.draw_alarms()
-        letters = {c.alarm.key.source for c in notice.alarm_changes if c.alarm is not None}
-        self.grid.update(self.ws.channels(letters),
-                         high_on=self.high_on, medium_on=self.medium_on)
-        if any(c.kind.name == "RAISED" for c in notice.alarm_changes):
-            self._ring(force=True)
-
-    def _flash_tick(self) -> None:
-        if not self.screen_stack:
-            return
-        self._ticks += 1
-        self.draw_alarms()
-        # Only channels with a flashing (HIGH or MEDIUM) alarm change between repaints.
-        flashing = {a.key.source for a in self.ws.active_alarms()
-                    if a.priority >= Priority.MEDIUM}
-        self.grid.update(self.ws.channels(flashing) if flashing else [],
-                         high_on=self.high_on, medium_on=self.medium_on)
-        self._ring()
-
-    def _ring(self, *, force: bool = False) -> None:
-        """The terminal bell follows the audible state: silent when paused or off."""
-        indicator = self.ws.indicator()
-        if not self.bell_enabled or indicator.audio is not AudioState.ON or \
-                indicator.priority is None:
-            return
-        now = time.monotonic()
-        every = BELL_EVERY_S.get(indicator.priority)
-        if force or (every is not None and now - self._last_bell >= every):
-            self._last_bell = now
-            self.bell()
+        self.relock_when_idle()
 
     # -- input -----------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While locked the footer lists only what works (Space, arrows, ?, unlock)."""
-        return not self.locked or action in ALLOWED_WHEN_LOCKED
-
-    def _refused_when_locked(self, event: Key) -> bool:
-        """A key of an action hidden while locked: say why nothing happens (never silent)."""
-        if not self.locked or self.screen is not self.screen_stack[0]:
-            return False
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.action not in ALLOWED_WHEN_LOCKED and \
-                    event.key in [k.strip() for k in binding.key.split(",")]:
-                self._allowed(binding.action)  # notifies how to unlock
-                event.stop()
-                return True
-        return False
-
-    async def on_event(self, event: Event) -> None:
-        # Any key or click postpones the auto-lock, also those a dialog's field consumes
-        # (typing a long form is activity): seen here, before the focused widget gets it.
-        if isinstance(event, Key | MouseDown):
-            self.last_activity = time.monotonic()
-        await super().on_event(event)
-
     def on_key(self, event: Key) -> None:
         if self._refused_when_locked(event):
             return
@@ -233,15 +139,6 @@ class InfusionApp(App[None]):
     def _select(self, letter: str) -> None:
         self.grid.select(letter)
         self.repaint()
-
-    def _allowed(self, action: str) -> bool:
-        self.last_activity = time.monotonic()
-        if self.locked and action not in ALLOWED_WHEN_LOCKED:
-            self.notify("Locked: press Ctrl+K, then your user name and PIN. Space still "
-                        "pauses audio.",
-                        severity="warning", timeout=4)
-            return False
-        return True
 
     def _run(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
         """Run an API call without blocking the screen; failures become clear messages.
@@ -278,14 +175,6 @@ class InfusionApp(App[None]):
     @property
     def letter(self) -> str:
         return self.grid.selected
-
-    def set_locked(self, locked: bool, *, why: str = "") -> None:
-        self.locked = locked
-        self.header.locked = locked
-        self.header.refresh()
-        self.refresh_bindings()  # the footer shows only what works now
-        self.ws.record_user_action(("keypad locked" if locked else "keypad unlocked") + why,
-                                   user=self.user)
 
     # -- actions ---------------------------------------------------------------------------
     def action_move(self, direction: str) -> None:
@@ -404,19 +293,6 @@ class InfusionApp(App[None]):
         self._allowed("help")
         self.push_screen(HelpScreen(self.BINDINGS, demo=self.simulator is not None,
                                     relock_s=self.ws.config.ui.relock_s))
-
-    def action_lock(self) -> None:
-        self._allowed("lock")
-        if not self.locked:
-            self.set_locked(True)
-            return
-
-        def unlocked(user: User | None) -> None:
-            if user is not None:  # from now on, every action is logged with this user
-                self.user = user.name
-                self.set_locked(False, why=f" by {user.name} ({user.role.value})")
-        self.push_screen(PinScreen(self.users, self.guard, self.ws.record_user_action),
-                         unlocked)
 
     def action_quit_app(self) -> None:
         if not self._allowed("quit"):
