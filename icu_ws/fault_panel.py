@@ -12,6 +12,8 @@ from tui.fault_simulator import FaultButton, FaultSimulator
 from workstation.config import WorkstationConfig
 from workstation.demo import module_for
 
+__all__ = ["FAULTS", "demo_simulator"]
+
 FAULTS = (
     FaultButton("a", "Occlusion on", Fault.OCCLUSION, 1),
     FaultButton("b", "Occlusion off", Fault.OCCLUSION, 0),

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from dbc.vocabulary import ModuleKind
 
+__all__ = ["FaultButton", "FaultSimulator", "FaultTarget"]
+
 
 @dataclass(frozen=True)
 class FaultButton:

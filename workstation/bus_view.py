@@ -13,6 +13,8 @@ from dbc.link import CanLink
 from dbc.registry import ModuleInfo
 from workstation.supervisor import Supervisor
 
+__all__ = ["BusDiagnostics", "LinkFigures", "bus_diagnostics"]
+
 
 @dataclass(frozen=True)
 class LinkFigures:

@@ -20,6 +20,8 @@ from dbc.vocabulary import DeliveryMode, PumpState
 from workstation.command_errors import conclude
 from workstation.order_checks import OrderChecks
 
+__all__ = ["ChannelCommands"]
+
 
 class ChannelCommands(OrderChecks):
     _waiting: float  # how long a command may take, retries included

@@ -32,6 +32,8 @@ from workstation.blocked_attempts import blocked_event
 from workstation.station_access import StationAccess
 from workstation.weight_change import Reweighing
 
+__all__ = ["ConfirmationRequired", "OrderChecks", "ProgrammingBlocked"]
+
 
 class ProgrammingBlocked(ChannelError):
     def __init__(self, letter: str, problems: list[str]) -> None:

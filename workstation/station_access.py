@@ -15,6 +15,8 @@ from channels.controller import ChannelController, ChannelError
 from workstation.config import WorkstationConfig
 from workstation.supervisor import Supervisor
 
+__all__ = ["StationAccess"]
+
 
 class StationAccess:
     config: WorkstationConfig

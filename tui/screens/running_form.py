@@ -22,6 +22,8 @@ from tui.screens.form_parts import Confirmations, FormScreen, form_row
 from tui.widgets.inputs import SpaceSafeInput
 from workstation.api import Workstation
 
+__all__ = ["HIGH_ALERT", "RunningInfusionForm", "running_infusion"]
+
 HIGH_ALERT = "   ⚠ HIGH-ALERT DRUG"
 
 
