@@ -14,6 +14,7 @@ from dbc.link import BusSettings
 from dbc.shutdown import stop_on_signals
 from dbc.vocabulary import ModuleKind
 from pumps.module import Fault, SimulatedModule
+from pumps.nvm import next_boot_count
 from pumps.rack import PumpRack
 
 HELP = "run simulated pump modules (volumetric or syringe) on a CAN bus"
@@ -54,24 +55,6 @@ def add_parser(sub: Any) -> None:
                         "restarted process boots as the next count, like a real module "
                         "(default: a random boot count at every start)")
     p.set_defaults(handler=run)
-
-
-def next_boot_count(nvm: Path | None, node: int) -> int | None:
-    """The boot count a module powers up with: one more than last time, kept in ``nvm``.
-
-    A real module keeps it in non-volatile memory; without ``nvm`` a process starts at a random
-    count, which a restart repeats once in 16 (then the workstation takes the new process's BOOT
-    for a replay and follows it by its counters alone, without MODULE_RESTARTED)."""
-    if nvm is None:
-        return None
-    path = nvm / f"node-{node}.boot"
-    try:
-        count = (int(path.read_text()) + 1) % 16
-    except (OSError, ValueError):
-        count = 0  # first power-up, or unreadable memory: start the count afresh
-    nvm.mkdir(parents=True, exist_ok=True)
-    path.write_text(str(count))
-    return count
 
 
 def parse_node(text: str, default_kind: str) -> tuple[int, ModuleKind]:

@@ -8,5 +8,5 @@ its state table ``state_table`` and guards ``commands``, ``delivery``, ``power``
 
 __all__ = [
     "commands", "conflict", "delivery", "firmware", "line", "mechanism", "module",
-    "occlusion_trend", "power", "rack", "state_table", "syringe", "volumetric",
+    "nvm", "occlusion_trend", "power", "rack", "state_table", "syringe", "volumetric",
 ]

@@ -13,6 +13,7 @@ from channels.controller import ChannelError
 from channels.planning import InfusionOrder
 from dbc.vocabulary import ModuleKind
 from pumps.module import SimulatedModule
+from pumps.nvm import next_boot_count
 from pumps.rack import PumpRack
 from workstation.api import Workstation
 from workstation.config import WorkstationConfig, demo_config
@@ -54,11 +55,14 @@ def ensure_demo_user(path: Path) -> str:
     return f"demo user {DEMO_USER}, PIN {DEMO_PIN} (role nurse; users in {path})"
 
 
-def simulated_racks(config: WorkstationConfig, speed: float) -> list[PumpRack]:
-    """One rack of simulated modules per bus, a module in every configured slot."""
+def simulated_racks(config: WorkstationConfig, speed: float, *,
+                    nvm: Path | None = None) -> list[PumpRack]:
+    """One rack of simulated modules per bus, a module in every configured slot; ``nvm``
+    keeps their boot counts, so racks made again boot as the next count (pumps.nvm)."""
     racks = []
     for bus in config.buses:
-        modules = [SimulatedModule(c.slot, ModuleKind[c.kind.upper()])
+        modules = [SimulatedModule(c.slot, ModuleKind[c.kind.upper()],
+                                   boot_count=next_boot_count(nvm, c.slot))
                    for c in config.channels if c.bus == bus.name]
         racks.append(PumpRack(bus.settings(), modules, speed=speed))
     return racks

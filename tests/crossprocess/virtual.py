@@ -70,7 +70,9 @@ class InProcessRig(Rig):
         config = self._config()
         sub = config.model_copy(update={"channels": [c for c in config.channels
                                                      if c.slot in slots]})
-        (rack,) = simulated_racks(sub, SPEED)  # one bus: one rack, like one pump process
+        # One bus: one rack, like one pump process; a restarted rack boots as the next count,
+        # as the processes' --nvm does (a random count repeats once in 16: no MODULE_RESTARTED).
+        (rack,) = simulated_racks(sub, SPEED, nvm=self.tmp / "nvm")
         await rack.__aenter__()
         self.racks[group] = rack
 
