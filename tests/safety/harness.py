@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import can
 
 from channels.controller import ChannelController
+from channels.druglib import DrugLibrary
 from channels.events import EventKind
 from channels.plan import Plan
 from dbc.codec import FrameCodec, FrameDecoder, FrameEncoder
@@ -92,6 +93,7 @@ class Rig:
         self.ws: Workstation | None = None
         self.ws_started_at = 0.0
         self.restarts = 0
+        self.library: DrugLibrary | None = None  # None: the configured (shipped) library
         self._start_workstation()
 
     def clock(self) -> float:
@@ -99,8 +101,8 @@ class Rig:
 
     # -- the workstation side -----------------------------------------------------------------
     def _start_workstation(self) -> None:
-        ws = Workstation(self.config, event_log_path=self.directory / "events.db",
-                         clock=self.clock)
+        ws = Workstation(self.config, library=self.library,
+                         event_log_path=self.directory / "events.db", clock=self.clock)
         ws.event_log.open()
         station = Station(self.config, ws.event_log, self._ws_send, clock=self.clock,
                           restored=restored_plans(ws.event_log))
@@ -146,8 +148,13 @@ class Rig:
         self.ws = self.station = None
         self.to_ws.clear()
 
-    def restart_workstation(self, downtime_s: float) -> None:
+    def restart_workstation(self, downtime_s: float, *, library: DrugLibrary | None = None
+                            ) -> None:
+        """Stop, wait, start again; with ``library``, the pharmacy's update is loaded at the
+        start, as the real workstation reads its library only then."""
         self.stop_workstation()
+        if library is not None:
+            self.library = library
         self.advance(downtime_s)
         self.restarts += 1
         self._start_workstation()

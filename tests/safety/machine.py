@@ -1,5 +1,6 @@
-"""The stateful safety machine: nurse actions, module and wire faults, workstation restarts
-and time passing on the coupled system (``harness.Rig``), invariants after every quantum.
+"""The stateful safety machine: nurse actions, module and wire faults, workstation restarts,
+library updates and time passing on the coupled system (``harness.Rig``), invariants after
+every quantum.
 
 Nurse actions go through the public ``Workstation`` API exactly as the UI calls it. A refused
 action must end with a ``ChannelError`` (``ProgrammingBlocked``, ``ConfirmationRequired`` are
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from channels.controller import ChannelError
+from channels.plan import Plan
 from channels.planning import InfusionOrder
 from dbc.vocabulary import PumpState
 from pumps.module import Fault
@@ -26,6 +28,7 @@ from workstation.api import Workstation
 
 from . import orders
 from .harness import Rig
+from .library_update import withdrawn_first_concentrations
 from .monitor import Monitor, SafetyViolation
 
 LETTERS = ("A", "B")  # A volumetric (slot 1), B syringe (slot 2)
@@ -39,6 +42,11 @@ PUMP_FAULTS = ("occlusion", "occlusion-cleared", "upstream-occlusion", "upstream
 fractions = st.floats(min_value=0.0, max_value=1.0).map(lambda f: round(f, 2))
 
 
+def _container(plan: Plan) -> str:
+    strength = plan.strength.label if plan.strength is not None else "no strength"
+    return f"{plan.drug_id} {plan.concentration!r} (computed on {strength})"
+
+
 class SafetyMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -47,6 +55,7 @@ class SafetyMachine(RuleBasedStateMachine):
         self.monitor = Monitor(self.rig)
         self.steps: list[str] = []
         self.refusals = 0
+        self.updates = 0  # library updates installed
         self.rig.advance(2.0)  # every module heard, adoption read-backs done
 
     def teardown(self) -> None:
@@ -160,9 +169,9 @@ class SafetyMachine(RuleBasedStateMachine):
             return
         dose = round(plan.dose * factor, 4) if by_dose and plan.dose else None
         rate = None if dose else round(max(plan.rate_ml_h * factor, 0.1), 1)
-        self.nurse(f"titrate {letter} dose={dose} rate={rate}",
-                   lambda ws: ws.titrate(letter, dose=dose, rate_ml_h=rate, confirm=True,
-                                         user="rn"))
+        self.from_the_same_container(
+            letter, plan, f"titrate {letter} dose={dose} rate={rate}",
+            lambda ws: ws.titrate(letter, dose=dose, rate_ml_h=rate, confirm=True, user="rn"))
         self._running_after(letter)
 
     @rule(letter=letters, by_dose=st.booleans(), fraction=fractions)
@@ -172,9 +181,34 @@ class SafetyMachine(RuleBasedStateMachine):
             return
         drug = self._area().drug(plan.drug_id)
         order = orders.bolus_order(drug, by_dose=by_dose, fraction=fraction)
-        self.nurse(f"bolus {letter} {order!r}",
-                   lambda ws: ws.bolus(letter, order, confirm=True, user="rn"))
+        self.from_the_same_container(
+            letter, plan, f"bolus {letter} {order!r}",
+            lambda ws: ws.bolus(letter, order, confirm=True, user="rn"))
         self._running_after(letter)
+
+    def from_the_same_container(self, letter: str, running: Plan, what: str,
+                                action: Callable[[Workstation], Coroutine[Any, Any, Any]]
+                                ) -> None:
+        """H3: a titration or a bolus comes out of the container already on the line, so every
+        plan it sends keeps the running drug and concentration, whatever the library says now
+        (an update may have withdrawn or reordered it)."""
+        sent: list[Plan] = []
+
+        def observe(on: str, _program_id: int, plan: Plan) -> None:
+            if on == letter:
+                sent.append(plan)
+
+        self.rig.plan_observers.append(observe)
+        try:
+            self.nurse(what, action)
+        finally:
+            self.rig.plan_observers.remove(observe)
+        for plan in sent:
+            if (plan.drug_id, plan.concentration, plan.strength) != \
+                    (running.drug_id, running.concentration, running.strength):
+                raise SafetyViolation(
+                    f"t={self.rig.t:.2f} s {what}: sent {_container(plan)} for the container "
+                    f"on line {letter}, which holds {_container(running)}")
 
     @rule(drug=st.integers(0, 63), fraction=fractions,
           vtbi=st.sampled_from((1.0, 5.0, 25.0, 100.0)), callback=st.booleans())
@@ -272,6 +306,16 @@ class SafetyMachine(RuleBasedStateMachine):
     def restart_workstation(self, downtime: float) -> None:
         self.steps.append(f"t={self.rig.t:.2f} workstation restart ({downtime:g} s down)")
         self.rig.restart_workstation(downtime)
+
+    @rule()
+    def library_update(self) -> None:
+        """The pharmacy's update is installed: the workstation restarts with a library whose
+        concentrations no longer match the running containers (H3)."""
+        self.updates += 1
+        library = withdrawn_first_concentrations(self.ws.library, f"update-{self.updates}")
+        self.steps.append(f"t={self.rig.t:.2f} library update {library.version}: first "
+                          f"concentrations withdrawn, the rest reordered (restart)")
+        self.rig.restart_workstation(0.0, library=library)
 
     # -- time -----------------------------------------------------------------------------
     @rule(seconds=st.sampled_from((0.05, 0.3, 1.0, 2.5, 5.0)))
